@@ -1,0 +1,105 @@
+/* Internal: the codec object and the per-codec entry points.
+ *
+ * Layout of the module (see docs/internals/codecs.md):
+ *   codec.c          factory (JSON / spec), to_json, dispatch of encode/decode
+ *   codec_compress.c zlib, gzip, zstd, blosc, lz4
+ *   codec_filters.c  shuffle, delta, crc32c, fletcher32
+ *
+ * Every codec kind provides three functions:
+ *   encode       in -> freshly allocated out (lstar_malloc)
+ *   decode_into  in -> caller buffer of exactly `out_size` bytes; any other
+ *                decoded size is LSTAR_ERR_CORRUPT (zero-copy path)
+ *   decode_alloc in -> freshly allocated out of unknown size <= max_size;
+ *                larger output is LSTAR_ERR_LIMIT
+ */
+#ifndef LSTAR_INTERNAL_CODEC_H
+#define LSTAR_INTERNAL_CODEC_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lstar/codec.h"
+
+typedef enum lstar_codec_kind {
+    LSTAR_CODEC_ZLIB = 1,
+    LSTAR_CODEC_GZIP,
+    LSTAR_CODEC_ZSTD,
+    LSTAR_CODEC_BLOSC,
+    LSTAR_CODEC_LZ4,
+    LSTAR_CODEC_SHUFFLE,
+    LSTAR_CODEC_DELTA,
+    LSTAR_CODEC_CRC32C,
+    LSTAR_CODEC_FLETCHER32
+} lstar_codec_kind;
+
+/* Blosc shuffle modes (same values as c-blosc / numcodecs). */
+#define LSTAR_BLOSC_AUTOSHUFFLE (-1)
+#define LSTAR_BLOSC_NOSHUFFLE 0
+#define LSTAR_BLOSC_SHUFFLE 1
+#define LSTAR_BLOSC_BITSHUFFLE 2
+
+struct lstar_codec {
+    lstar_codec_kind kind;
+    int level;          /* zlib/gzip/zstd level, blosc clevel */
+    int checksum;       /* zstd: write a content checksum */
+    int acceleration;   /* lz4 */
+    char cname[16];     /* blosc inner compressor */
+    int shuffle;        /* blosc shuffle as configured (may be AUTOSHUFFLE) */
+    size_t typesize;    /* blosc typesize (>= 1) */
+    size_t blocksize;   /* blosc blocksize (0 = automatic) */
+    size_t elementsize; /* shuffle element size (>= 1) */
+    lstar_dtype dtype;  /* delta element type (== astype) */
+    size_t dsize;       /* delta element size */
+};
+
+/* Decode exactly `out_size` bytes into the caller's buffer `out` (zero-copy
+ * variant of lstar_codec_decode with a known expected size).  A stream that
+ * decodes to any other size is LSTAR_ERR_CORRUPT; `out` content is undefined
+ * on failure.  out may be NULL only when out_size is 0.  Thread-safe like
+ * lstar_codec_decode. */
+lstar_status lstar_codec_decode_into(const lstar_codec *codec, const void *in, size_t in_size, void *out,
+                                     size_t out_size, lstar_error *err);
+
+/* Resolve blosc AUTOSHUFFLE for a type size (bitshuffle for 1-byte items). */
+int lstar_blosc_effective_shuffle(int shuffle, size_t typesize);
+
+/* Per-kind entry points (codec_compress.c / codec_filters.c). */
+typedef lstar_status (*lstar_codec_encode_fn)(const lstar_codec *c, const uint8_t *in, size_t n, uint8_t **out,
+                                              size_t *out_size, lstar_error *err);
+typedef lstar_status (*lstar_codec_decode_into_fn)(const lstar_codec *c, const uint8_t *in, size_t n, uint8_t *out,
+                                                   size_t out_size, lstar_error *err);
+typedef lstar_status (*lstar_codec_decode_alloc_fn)(const lstar_codec *c, const uint8_t *in, size_t n,
+                                                    size_t max_size, uint8_t **out, size_t *out_size,
+                                                    lstar_error *err);
+
+#define LSTAR_CODEC_DECLARE_(name)                                                                            \
+    lstar_status lstar_codec_##name##_encode(const lstar_codec *c, const uint8_t *in, size_t n, uint8_t **out,  \
+                                             size_t *out_size, lstar_error *err);                              \
+    lstar_status lstar_codec_##name##_decode_into(const lstar_codec *c, const uint8_t *in, size_t n,           \
+                                                  uint8_t *out, size_t out_size, lstar_error *err);            \
+    lstar_status lstar_codec_##name##_decode_alloc(const lstar_codec *c, const uint8_t *in, size_t n,          \
+                                                   size_t max_size, uint8_t **out, size_t *out_size,           \
+                                                   lstar_error *err);
+LSTAR_CODEC_DECLARE_(zlib)
+LSTAR_CODEC_DECLARE_(gzip)
+LSTAR_CODEC_DECLARE_(zstd)
+LSTAR_CODEC_DECLARE_(blosc)
+LSTAR_CODEC_DECLARE_(lz4)
+LSTAR_CODEC_DECLARE_(shuffle)
+LSTAR_CODEC_DECLARE_(delta)
+LSTAR_CODEC_DECLARE_(crc32c)
+LSTAR_CODEC_DECLARE_(fletcher32)
+#undef LSTAR_CODEC_DECLARE_
+
+/* Byte shuffle / unshuffle with HDF5's layout: byte j of element i goes to
+ * out[j*nelem + i] with nelem = n / elementsize; the trailing n % elementsize
+ * bytes are copied unchanged.  in and out must not overlap. */
+void lstar_shuffle_bytes(size_t elementsize, const uint8_t *in, uint8_t *out, size_t n);
+void lstar_unshuffle_bytes(size_t elementsize, const uint8_t *in, uint8_t *out, size_t n);
+/* HDF5 / numcodecs Fletcher-32 of n bytes. */
+uint32_t lstar_fletcher32(const void *data, size_t n);
+
+/* Allocate the result of a decode/encode: at least 1 byte so that a
+ * successful call always returns a non-NULL pointer. */
+uint8_t *lstar_codec_alloc_out(size_t n);
+
+#endif
