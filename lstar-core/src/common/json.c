@@ -13,9 +13,13 @@ lstar_status lstar_json_parse(const void *text, size_t len, const char *where, j
                           (unsigned)LSTAR_MAX_METADATA_BYTES);
     json_error_t je;
     json_t *v = json_loadb((const char *)text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v)
+    if (!v) {
+        /* jansson reports running out of memory as a syntax error (or with an
+         * empty message): if the text is valid JSON, the failure was memory. */
+        if (je.text[0] == '\0' || lstar_json_valid((const char *)text, len)) return LSTAR_NOMEM(err, where);
         return LSTAR_FAIL(err, LSTAR_ERR_FORMAT, where, "invalid JSON at line %d column %d: %s", je.line,
                           je.column, je.text);
+    }
     *out = v;
     return LSTAR_OK;
 }

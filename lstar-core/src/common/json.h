@@ -8,6 +8,11 @@
 /* Parse `len` bytes of JSON (any value type).  Size capped by
  * LSTAR_MAX_METADATA_BYTES.  `where` names the document for errors. */
 lstar_status lstar_json_parse(const void *text, size_t len, const char *where, json_t **out, lstar_error *err);
+/* 1 if text[0..len) is JSON that jansson accepts (JSON_DECODE_ANY, no NUL);
+ * never allocates (json_check.c).  Tells allocation failures from syntax
+ * errors after a failed jansson parse (jansson reports OOM as a syntax error). */
+int lstar_json_valid(const char *text, size_t len);
+
 /* Serialise compactly (or indented when indent > 0) into an lstar_malloc'd NUL-terminated string. */
 char *lstar_json_dump(const json_t *v, int indent);
 /* Serialise with sorted keys (zarr-python / nlohmann style). */

@@ -109,7 +109,7 @@ lstar_status lstar_store_from_ops(const lstar_store_ops *ops, void *ctx, unsigne
     *out = s;
     ctx = NULL;
 done:
-    if (ctx && ops && ops->close) ops->close(ctx);
+    if (st != LSTAR_OK && ops && ops->close) ops->close(ctx);
     return st;
 }
 
@@ -262,7 +262,7 @@ static int seg_collect(void *ud, const char *key) {
     if (n == 0) return 0;
     if (s->count == s->cap) {
         seg_set_compact(s);
-        if (s->count > s->cap / 2) {
+        if (s->count == s->cap || s->count > s->cap / 2) {
             size_t ncap = s->cap ? s->cap * 2 : 64;
             char **p = lstar_realloc(s->items, ncap * sizeof *p);
             if (!p) {
