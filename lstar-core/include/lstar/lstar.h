@@ -16,5 +16,6 @@
 #include "lstar/model.h"
 #include "lstar/lstarstore.h"
 #include "lstar/pool.h"
+#include "lstar/h5.h"
 
 #endif
