@@ -47,8 +47,10 @@ struct lstar_codec {
     size_t typesize;    /* blosc typesize (>= 1) */
     size_t blocksize;   /* blosc blocksize (0 = automatic) */
     size_t elementsize; /* shuffle element size (>= 1) */
-    lstar_dtype dtype;  /* delta element type (== astype) */
-    size_t dsize;       /* delta element size */
+    lstar_dtype dtype;  /* delta: decoded element type */
+    size_t dsize;       /* delta: its size */
+    lstar_dtype astype; /* delta: encoded element type (== dtype, or both integers) */
+    size_t asize;       /* delta: its size */
 };
 
 /* Decode exactly `out_size` bytes into the caller's buffer `out` (zero-copy
@@ -58,6 +60,13 @@ struct lstar_codec {
  * lstar_codec_decode. */
 lstar_status lstar_codec_decode_into(const lstar_codec *codec, const void *in, size_t in_size, void *out,
                                      size_t out_size, lstar_error *err);
+
+/* Encoded size of `decoded_size` bytes for the codecs whose output size depends only on the input size:
+ * shuffle (same), delta (decoded_size / dtype size * astype size; same when astype == dtype), crc32c and
+ * fletcher32 (+4).  Returns 1 and sets *encoded_size, or 0 for the compressors (data-dependent size) and
+ * for a delta input that is not a whole number of elements.  Lets a codec chain compute the exact
+ * expected size of every intermediate decode step. */
+int lstar_codec_encoded_size(const lstar_codec *codec, size_t decoded_size, size_t *encoded_size);
 
 /* Resolve blosc AUTOSHUFFLE for a type size (bitshuffle for 1-byte items). */
 int lstar_blosc_effective_shuffle(int shuffle, size_t typesize);
