@@ -192,7 +192,7 @@ lstar_status lstar_array_new_owned(lstar_dtype dtype, int rank, const uint64_t *
                                    lstar_array **out, lstar_error *err) {
     lstar_status st;
     mem_array *m = NULL;
-    size_t nbytes;
+    size_t nbytes = 0;
     uint64_t elems;
     if (out) *out = NULL;
     if (!out) {
@@ -225,7 +225,7 @@ done:
 lstar_status lstar_array_new_copy(lstar_dtype dtype, int rank, const uint64_t *shape, const void *data,
                                   lstar_array **out, lstar_error *err) {
     lstar_status st;
-    size_t nbytes;
+    size_t nbytes = 0;
     uint64_t elems;
     void *copy = NULL;
     if (out) *out = NULL;
