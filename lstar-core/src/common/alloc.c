@@ -1,5 +1,7 @@
 #include "lstar/alloc.h"
 
+#include "common/json.h"
+
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +22,21 @@ static void default_free(void *ud, void *p) {
 
 static lstar_allocator g_alloc = {default_malloc, default_realloc, default_free, NULL};
 
-static void *json_malloc_hook(size_t n) { return g_alloc.malloc_fn(g_alloc.ud, n); }
+/* Set when an allocation made for jansson fails: jansson 2.14 can drop an object
+ * key silently instead of failing a dump, so dumpers check this flag. */
+static _Thread_local int t_json_alloc_failed;
+
+int lstar_json_alloc_failed_reset(void) {
+    int f = t_json_alloc_failed;
+    t_json_alloc_failed = 0;
+    return f;
+}
+
+static void *json_malloc_hook(size_t n) {
+    void *p = g_alloc.malloc_fn(g_alloc.ud, n);
+    if (!p) t_json_alloc_failed = 1;
+    return p;
+}
 static void json_free_hook(void *p) {
     if (p) g_alloc.free_fn(g_alloc.ud, p);
 }

@@ -25,8 +25,10 @@ lstar_status lstar_json_parse(const void *text, size_t len, const char *where, j
 }
 
 static char *dup_and_free(char *s) {
+    /* A dump during which jansson lost an allocation may be silently incomplete. */
+    int lost = lstar_json_alloc_failed_reset();
+    char *r = (s && !lost) ? lstar_strdup(s) : NULL;
     if (!s) return NULL;
-    char *r = lstar_strdup(s);
     /* jansson allocated s with its own hooks (which may be ours). */
     json_malloc_t m;
     json_free_t f;
@@ -36,6 +38,7 @@ static char *dup_and_free(char *s) {
 }
 
 char *lstar_json_dump(const json_t *v, int indent) {
+    lstar_json_alloc_failed_reset();
     size_t flags = JSON_ENCODE_ANY | JSON_PRESERVE_ORDER;
     if (indent > 0)
         flags |= JSON_INDENT(indent);
@@ -45,6 +48,7 @@ char *lstar_json_dump(const json_t *v, int indent) {
 }
 
 char *lstar_json_dump_sorted(const json_t *v, int indent) {
+    lstar_json_alloc_failed_reset();
     size_t flags = JSON_ENCODE_ANY | JSON_SORT_KEYS;
     if (indent > 0)
         flags |= JSON_INDENT(indent);

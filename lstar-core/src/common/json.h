@@ -13,6 +13,10 @@ lstar_status lstar_json_parse(const void *text, size_t len, const char *where, j
  * errors after a failed jansson parse (jansson reports OOM as a syntax error). */
 int lstar_json_valid(const char *text, size_t len);
 
+/* Returns whether an allocation made for jansson failed on this thread since
+ * the last call, and clears the flag. */
+int lstar_json_alloc_failed_reset(void);
+
 /* Serialise compactly (or indented when indent > 0) into an lstar_malloc'd NUL-terminated string. */
 char *lstar_json_dump(const json_t *v, int indent);
 /* Serialise with sorted keys (zarr-python / nlohmann style). */
