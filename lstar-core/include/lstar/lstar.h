@@ -17,5 +17,6 @@
 #include "lstar/lstarstore.h"
 #include "lstar/pool.h"
 #include "lstar/h5.h"
+#include "lstar/anndata.h"
 
 #endif

@@ -1,0 +1,215 @@
+/* Internal: the AnnData element-tree abstraction ("node layer").
+ *
+ * One AnnData container (an .h5ad file, an anndata-zarr store in a directory
+ * or a zip, v2 or v3, or one modality of a MuData file) seen as a tree of
+ * groups and arrays with attributes, the way anndata's IO registry sees it.
+ * Two backends fill the versioned, append-only ad_node_ops table: HDF5
+ * (lstar/h5.h) and Zarr (lstar/zarr.h over any lstar_store).  The reader
+ * (ad_read.c) and the writer only use the ad_* wrappers below, never HDF5 or
+ * Zarr directly.
+ *
+ * Paths are '/'-separated and relative to the AnnData root ("" is the root,
+ * "obs/cell_type/codes").  A container opened on a MuData modality prefixes
+ * every path with "mod/<m>/" before handing it to the backend; the prefix is
+ * invisible to callers (and appears in err->where as the backend reports it).
+ *
+ * Ownership: ad_container_close releases the backend (file / store).  Arrays
+ * returned by open_array hold their own reference on the HDF5 file; Zarr
+ * arrays borrow the store, so a dataset built from a container must keep the
+ * container alive (lstar_dataset_attach(ds, c, ad_container_release)).
+ *
+ * Not thread-safe for metadata calls; lazy arrays follow their backend's rules. */
+#ifndef LSTAR_ANNDATA_AD_NODE_H
+#define LSTAR_ANNDATA_AD_NODE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lstar/anndata.h"
+#include "lstar/array.h"
+#include "lstar/dtype.h"
+#include "lstar/limits.h"
+#include "lstar/status.h"
+#include "lstar/store.h"
+#include "lstar/strings.h"
+
+typedef enum ad_kind { AD_NONE = 0, AD_GROUP = 1, AD_ARRAY = 2 } ad_kind;
+
+/* What the elements of an array are. */
+typedef enum ad_elem {
+    AD_ELEM_OTHER = 0,   /* unsupported element type (references, opaque, …) */
+    AD_ELEM_NUMERIC = 1, /* ints, floats (incl. float16), complex */
+    AD_ELEM_BOOL = 2,
+    AD_ELEM_STRING = 3,  /* HDF5 vlen/fixed; Zarr vlen-utf8, |S<n>, <U<n> */
+    AD_ELEM_STRUCT = 4,  /* compound / structured records */
+    AD_ELEM_NULL = 5     /* HDF5 null dataspace (h5py.Empty) */
+} ad_elem;
+
+typedef struct ad_array_info {
+    ad_elem elem;
+    lstar_dtype dtype; /* numeric/bool dtype; STRING for strings; STRUCT; INVALID otherwise */
+    int rank;          /* -1 for a null dataspace */
+    uint64_t shape[LSTAR_MAX_RANK];
+    size_t nmembers;   /* STRUCT */
+} ad_array_info;
+
+/* One field of a compound / structured array. */
+typedef struct ad_member {
+    char name[256];
+    ad_elem elem;      /* NUMERIC, BOOL, STRING or OTHER (unsupported: subarrays in HDF5, nested records) */
+    lstar_dtype dtype; /* as read_member returns it */
+    int sub_rank;      /* Zarr subarray fields ("X_pca", "<f4", [50]): rank of the per-record shape */
+    uint64_t sub_shape[4];
+} ad_member;
+
+/* What the writer asks for when creating an array (zero-initialise). */
+typedef struct ad_array_spec {
+    lstar_dtype dtype;               /* numeric, BOOL, STRING */
+    int rank;                        /* 0 = scalar */
+    uint64_t shape[LSTAR_MAX_RANK];  /* initial shape (with `grow`: dim 0 may be 0) */
+    uint64_t chunks[LSTAR_MAX_RANK]; /* all 0 = contiguous (HDF5) / one chunk (Zarr) */
+    uint64_t shard[LSTAR_MAX_RANK];  /* Zarr v3 only; all 0 = unsharded */
+    const char *compression;         /* "gzip:<l>", "zstd:<l>", NULL/"none" */
+    int grow;                        /* dim 0 grows by appending (HDF5 maxshape None); needs chunks[0] */
+} ad_array_spec;
+
+typedef struct ad_appender ad_appender;
+
+#define AD_NODE_OPS_VERSION 1
+/* Backend table.  Append-only: new members go at the end and bump the version.
+ * Paths passed to backends already carry the container prefix. */
+typedef struct ad_node_ops {
+    int version;
+    const char *name; /* "hdf5", "zarr" */
+    /* ---- read ---- */
+    /* What is at `path` (absence is not an error). */
+    lstar_status (*kind)(void *ctx, const char *path, ad_kind *out, lstar_error *err);
+    /* Child names of group `path`, in the order anndata iterates them
+     * (HDF5: creation order if tracked, else name order; Zarr: sorted). */
+    lstar_status (*list)(void *ctx, const char *path, lstar_strings *names, lstar_error *err);
+    lstar_status (*attr_exists)(void *ctx, const char *path, const char *name, int *exists, lstar_error *err);
+    /* A single string (NOT_FOUND when absent, FORMAT when not a string). *out: lstar_free. */
+    lstar_status (*attr_string)(void *ctx, const char *path, const char *name, char **out, lstar_error *err);
+    /* A list of strings; an empty list of any dtype gives 0 strings. */
+    lstar_status (*attr_strings)(void *ctx, const char *path, const char *name, lstar_strings *out,
+                                 lstar_error *err);
+    /* Integers (scalar or list). *vals: lstar_free. */
+    lstar_status (*attr_i64)(void *ctx, const char *path, const char *name, int64_t **vals, size_t *n,
+                             lstar_error *err);
+    /* A single bool (h5py enum / numpy bool / JSON bool / integer). */
+    lstar_status (*attr_bool)(void *ctx, const char *path, const char *name, int *out, lstar_error *err);
+    /* A reference to another node (anndata 0.7 `categories`): HDF5 object
+     * reference or Zarr string path (relative to the parent group of `path`,
+     * or absolute from the store root).  *target: backend path, lstar_free. */
+    lstar_status (*attr_ref)(void *ctx, const char *path, const char *name, char **target, lstar_error *err);
+    /* Any attribute as JSON text (strings, numbers, bools, lists); *json: lstar_free. */
+    lstar_status (*attr_json)(void *ctx, const char *path, const char *name, char **json, lstar_error *err);
+    lstar_status (*array_info)(void *ctx, const char *path, ad_array_info *info, lstar_error *err);
+    /* A lazy lstar_array over a numeric/bool array (rank 0 allowed). */
+    lstar_status (*open_array)(void *ctx, const char *path, lstar_array **out, lstar_error *err);
+    /* Every element of a string array, flattened C order, into an uninitialised *out. */
+    lstar_status (*read_strings)(void *ctx, const char *path, lstar_strings *out, lstar_error *err);
+    /* Fields of a compound array.  *members: lstar_free. */
+    lstar_status (*members)(void *ctx, const char *path, ad_member **members, size_t *n, lstar_error *err);
+    /* One field as an lstar_array of shape (n_records, *sub_shape): numeric /
+     * bool (lazy or memory) or a 1-D STRING memory array. */
+    lstar_status (*read_member)(void *ctx, const char *path, const char *member, lstar_array **out,
+                                lstar_error *err);
+    /* ---- write ---- */
+    lstar_status (*create_group)(void *ctx, const char *path, lstar_error *err);
+    lstar_status (*write_attr_string)(void *ctx, const char *path, const char *name, const char *value,
+                                      lstar_error *err);
+    /* A list of strings (n == 0 writes what h5py writes for [] / a JSON []). */
+    lstar_status (*write_attr_strings)(void *ctx, const char *path, const char *name, const lstar_strings *s,
+                                       lstar_error *err);
+    /* int64 values: rank 0 (n == 1) or rank 1. */
+    lstar_status (*write_attr_i64)(void *ctx, const char *path, const char *name, const int64_t *vals, size_t n,
+                                   int rank, lstar_error *err);
+    lstar_status (*write_attr_bool)(void *ctx, const char *path, const char *name, int value, lstar_error *err);
+    /* Create an array and write it whole from `data` (numeric/bool, C order,
+     * native; NULL only for zero elements). */
+    lstar_status (*write_array)(void *ctx, const char *path, const ad_array_spec *spec, const void *data,
+                                lstar_error *err);
+    /* Create a STRING array of spec->shape (s->n == product) and write it whole. */
+    lstar_status (*write_strings)(void *ctx, const char *path, const ad_array_spec *spec, const lstar_strings *s,
+                                  lstar_error *err);
+    /* Streaming creation (spec->grow): rows of prod(shape[1:]) elements are
+     * appended; finish writes the final shape. */
+    lstar_status (*appender_new)(void *ctx, const char *path, const ad_array_spec *spec, ad_appender **out,
+                                 lstar_error *err);
+    lstar_status (*appender_append)(ad_appender *a, const void *rows, uint64_t nrows, lstar_error *err);
+    lstar_status (*appender_finish)(ad_appender *a, lstar_error *err);
+    void (*appender_free)(ad_appender *a);
+    /* Make everything durable (HDF5 flush; Zarr consolidated metadata). */
+    lstar_status (*flush)(void *ctx, lstar_error *err);
+    void (*close)(void *ctx);
+} ad_node_ops;
+
+typedef struct ad_container ad_container;
+
+/* Open `path` read-only, detecting the backend from content: an HDF5
+ * signature at 0, 512, 1024, … (userblock), a zip, or a directory holding a
+ * Zarr hierarchy.  *fmt receives what it is (AnnData or MuData flavour). */
+lstar_status ad_container_open(const char *path, ad_container **out, lstar_anndata_format *fmt, lstar_error *err);
+/* Create a new container for writing: LSTAR_ANNDATA_H5AD (HDF5 file) or
+ * LSTAR_ANNDATA_ZARR_V2 / _V3 (directory store). */
+lstar_status ad_container_create(const char *path, lstar_anndata_format fmt, ad_container **out,
+                                 lstar_error *err);
+void ad_container_close(ad_container *c); /* NULL accepted */
+void ad_container_release(void *c);       /* for lstar_dataset_attach */
+/* Make every path relative to "<prefix>/" from now on (MuData modality). */
+lstar_status ad_container_set_prefix(ad_container *c, const char *prefix, lstar_error *err);
+const char *ad_container_backend(const ad_container *c);
+
+/* Wrappers: join the prefix and dispatch.  Same contracts as the ops. */
+lstar_status ad_kind_at(ad_container *c, const char *path, ad_kind *out, lstar_error *err);
+lstar_status ad_list(ad_container *c, const char *path, lstar_strings *names, lstar_error *err);
+lstar_status ad_attr_exists(ad_container *c, const char *path, const char *name, int *exists, lstar_error *err);
+lstar_status ad_attr_string(ad_container *c, const char *path, const char *name, char **out, lstar_error *err);
+/* Optional string attribute: *out NULL when absent. */
+lstar_status ad_attr_string_opt(ad_container *c, const char *path, const char *name, char **out, lstar_error *err);
+lstar_status ad_attr_strings(ad_container *c, const char *path, const char *name, lstar_strings *out,
+                             lstar_error *err);
+lstar_status ad_attr_i64(ad_container *c, const char *path, const char *name, int64_t **vals, size_t *n,
+                         lstar_error *err);
+lstar_status ad_attr_bool(ad_container *c, const char *path, const char *name, int *out, lstar_error *err);
+/* The referenced node as a path relative to the container root. */
+lstar_status ad_attr_ref(ad_container *c, const char *path, const char *name, char **target, lstar_error *err);
+lstar_status ad_attr_json(ad_container *c, const char *path, const char *name, char **json, lstar_error *err);
+lstar_status ad_array_info_at(ad_container *c, const char *path, ad_array_info *info, lstar_error *err);
+lstar_status ad_open_array(ad_container *c, const char *path, lstar_array **out, lstar_error *err);
+lstar_status ad_read_strings(ad_container *c, const char *path, lstar_strings *out, lstar_error *err);
+lstar_status ad_members(ad_container *c, const char *path, ad_member **members, size_t *n, lstar_error *err);
+lstar_status ad_read_member(ad_container *c, const char *path, const char *member, lstar_array **out,
+                            lstar_error *err);
+lstar_status ad_create_group(ad_container *c, const char *path, lstar_error *err);
+lstar_status ad_write_attr_string(ad_container *c, const char *path, const char *name, const char *value,
+                                  lstar_error *err);
+lstar_status ad_write_attr_strings(ad_container *c, const char *path, const char *name, const lstar_strings *s,
+                                   lstar_error *err);
+lstar_status ad_write_attr_i64(ad_container *c, const char *path, const char *name, const int64_t *vals, size_t n,
+                               int rank, lstar_error *err);
+lstar_status ad_write_attr_bool(ad_container *c, const char *path, const char *name, int value, lstar_error *err);
+/* encoding-type / encoding-version pair, as anndata's registry writes them. */
+lstar_status ad_write_encoding(ad_container *c, const char *path, const char *type, const char *version,
+                               lstar_error *err);
+lstar_status ad_write_array(ad_container *c, const char *path, const ad_array_spec *spec, const void *data,
+                            lstar_error *err);
+lstar_status ad_write_strings(ad_container *c, const char *path, const ad_array_spec *spec, const lstar_strings *s,
+                              lstar_error *err);
+lstar_status ad_appender_new(ad_container *c, const char *path, const ad_array_spec *spec, ad_appender **out,
+                             lstar_error *err);
+lstar_status ad_appender_append(ad_container *c, ad_appender *a, const void *rows, uint64_t nrows, lstar_error *err);
+lstar_status ad_appender_finish(ad_container *c, ad_appender *a, lstar_error *err);
+void ad_appender_free(ad_container *c, ad_appender *a);
+lstar_status ad_flush(ad_container *c, lstar_error *err);
+
+/* Backend constructors (ad_h5.c, ad_zarr.c).  *ops is static; ctx owned by the container. */
+lstar_status ad_h5_open(const char *path, int create, const ad_node_ops **ops, void **ctx, lstar_error *err);
+/* Zarr: `store` is taken over (closed with the ctx, also on failure). */
+lstar_status ad_zarr_open(lstar_store *store, int create_format, const ad_node_ops **ops, void **ctx,
+                          int *zarr_format, lstar_error *err);
+
+/* Join "a" + "b" → "a/b" ("" + "b" → "b") into buf; LSTAR_ERR_LIMIT if too long. */
+lstar_status ad_join(char *buf, size_t size, const char *a, const char *b, lstar_error *err);
+
+#endif
