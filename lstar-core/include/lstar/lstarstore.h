@@ -24,7 +24,9 @@ typedef void (*lstar_progress_fn)(void *ud, uint64_t done, uint64_t total);
 typedef struct lstar_write_options {
     int zarr_format;          /* 2 (default) or 3 */
     const char *compression;  /* codec spec for every array ("none" default, "gzip:5", "zstd:3", …) */
-    uint64_t chunk_elems;     /* first-axis chunking target; 0 = single chunk per array (upstream default) */
+    uint64_t chunk_elems;     /* first-axis chunking target; 0 = single chunk per array (upstream default),
+                                 except arrays above LSTAR_DEFAULT_STREAM_CHUNK_ELEMS elements, which get
+                                 chunks of that many elements so they never have to be held whole */
     uint64_t shard_elems;     /* v3: elements per shard (multiple chunks); 0 = unsharded */
     int threads;              /* encoder threads; 0 = all cores */
     int overwrite;            /* replace an existing destination */
