@@ -198,6 +198,64 @@ static void test_pool(void **state) {
     assert_int_equal(out[2], 4);
 }
 
+typedef struct {
+    size_t batch;
+    uint64_t loaded[4];
+    uint64_t worked[4];
+    uint64_t out[100];
+    size_t next_store;
+    int order_ok;
+} pipe_ctx;
+
+static lstar_status pipe_load(void *ud, size_t i, int worker, lstar_error *err) {
+    pipe_ctx *c = ud;
+    (void)worker;
+    (void)err;
+    c->loaded[i % c->batch] = i * 3;
+    return LSTAR_OK;
+}
+static lstar_status pipe_work(void *ud, size_t i, int worker, lstar_error *err) {
+    pipe_ctx *c = ud;
+    (void)worker;
+    if (i == 77) return LSTAR_FAIL(err, LSTAR_ERR_CODEC, "item", "bad item %zu", i);
+    c->worked[i % c->batch] = c->loaded[i % c->batch] + 1;
+    return LSTAR_OK;
+}
+static lstar_status pipe_store(void *ud, size_t i, int worker, lstar_error *err) {
+    pipe_ctx *c = ud;
+    (void)worker;
+    (void)err;
+    if (i != c->next_store++) c->order_ok = 0;
+    c->out[i] = c->worked[i % c->batch];
+    return LSTAR_OK;
+}
+
+static void test_pool_pipeline(void **state) {
+    (void)state;
+    for (int threads = 1; threads <= 3; threads++) {
+        lstar_pool *p = NULL;
+        assert_int_equal(lstar_pool_new(threads, &p, NULL), LSTAR_OK);
+        pipe_ctx c;
+        memset(&c, 0, sizeof c);
+        c.batch = 4;
+        c.order_ok = 1;
+        assert_int_equal(lstar_pool_pipeline(p, 70, 4, pipe_load, pipe_work, pipe_store, &c, NULL), LSTAR_OK);
+        assert_true(c.order_ok);
+        assert_int_equal(c.next_store, 70);
+        for (size_t i = 0; i < 70; i++) assert_int_equal(c.out[i], i * 3 + 1);
+        /* failure in a work item: reported, and no store of that batch runs */
+        memset(&c, 0, sizeof c);
+        c.batch = 4;
+        c.order_ok = 1;
+        lstar_error e;
+        lstar_error_clear(&e);
+        assert_int_equal(lstar_pool_pipeline(p, 100, 4, pipe_load, pipe_work, pipe_store, &c, &e), LSTAR_ERR_CODEC);
+        assert_string_equal(e.message, "bad item 77");
+        assert_int_equal(c.next_store, 76);
+        lstar_pool_free(p);
+    }
+}
+
 static void test_json_helpers(void **state) {
     (void)state;
     json_t *v = NULL;
@@ -232,7 +290,7 @@ int main(void) {
         cmocka_unit_test(test_status_table), cmocka_unit_test(test_error_record),
         cmocka_unit_test(test_allocator_hook), cmocka_unit_test(test_buf),
         cmocka_unit_test(test_dtypes), cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_pool), cmocka_unit_test(test_json_helpers),
+        cmocka_unit_test(test_pool), cmocka_unit_test(test_pool_pipeline), cmocka_unit_test(test_json_helpers),
         cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,22 @@ int lstar_pool_threads(const lstar_pool *pool);
  * serially.  Not re-entrant: do not call from inside a task. */
 lstar_status lstar_pool_run(lstar_pool *pool, size_t n, lstar_pool_task_fn fn, void *ud, lstar_error *err);
 
+/* Ordered batch pipeline — the block-streaming pattern every bulk operation
+ * uses (convert, repack, stats, the store writers):
+ *
+ *   for each batch of up to `batch` consecutive items:
+ *       load(i)   serially on the calling thread, in item order (I/O: read a raw
+ *                 chunk, an HDF5 call, a block of a sparse matrix …)
+ *       work(i)   on all pool workers (CPU: decode, encode, reduce …)
+ *       store(i)  serially on the calling thread, in item order (I/O: write)
+ *
+ * Each stage may be NULL.  Item i of a batch uses slot i % batch, so callers
+ * keep `batch` per-slot buffers and memory stays bounded by the batch whatever
+ * n is.  Output never depends on the thread count.  The first failure (lowest
+ * item, stage order load < work < store) is returned; no later store runs. */
+lstar_status lstar_pool_pipeline(lstar_pool *pool, size_t n, size_t batch, lstar_pool_task_fn load,
+                                 lstar_pool_task_fn work, lstar_pool_task_fn store, void *ud, lstar_error *err);
+
 #ifdef __cplusplus
 }
 #endif

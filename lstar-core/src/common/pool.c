@@ -167,3 +167,38 @@ lstar_status lstar_pool_run(lstar_pool *p, size_t n, lstar_pool_task_fn fn, void
     pthread_mutex_unlock(&p->mu);
     return st;
 }
+
+typedef struct {
+    lstar_pool_task_fn work;
+    void *ud;
+    size_t base;
+} pipeline_batch;
+
+static lstar_status pipeline_work(void *ud, size_t i, int worker, lstar_error *err) {
+    pipeline_batch *b = ud;
+    return b->work(b->ud, b->base + i, worker, err);
+}
+
+lstar_status lstar_pool_pipeline(lstar_pool *pool, size_t n, size_t batch, lstar_pool_task_fn load,
+                                 lstar_pool_task_fn work, lstar_pool_task_fn store, void *ud, lstar_error *err) {
+    if (batch == 0) batch = (size_t)lstar_pool_threads(pool) * 2;
+    for (size_t base = 0; base < n; base += batch) {
+        size_t m = n - base < batch ? n - base : batch;
+        if (load)
+            for (size_t k = 0; k < m; k++) {
+                lstar_status st = load(ud, base + k, 0, err);
+                if (st != LSTAR_OK) return st;
+            }
+        if (work) {
+            pipeline_batch b = {work, ud, base};
+            lstar_status st = lstar_pool_run(pool, m, pipeline_work, &b, err);
+            if (st != LSTAR_OK) return st;
+        }
+        if (store)
+            for (size_t k = 0; k < m; k++) {
+                lstar_status st = store(ud, base + k, 0, err);
+                if (st != LSTAR_OK) return st;
+            }
+    }
+    return LSTAR_OK;
+}
