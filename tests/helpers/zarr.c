@@ -258,6 +258,15 @@ static void print_double(double d) {
         printf("%.17g", d);
 }
 
+/* A complex value as the JSON pair [re,im]. */
+static void print_complex(double re, double im) {
+    putchar('[');
+    print_double(re);
+    putchar(',');
+    print_double(im);
+    putchar(']');
+}
+
 static void print_json_string(const char *s, size_t n) {
     putchar('"');
     for (size_t i = 0; i < n; i++) {
@@ -336,21 +345,13 @@ static int cmd_dump(const char *path, const char *apath) {
             case LSTAR_DTYPE_COMPLEX64: {
                 float c[2];
                 memcpy(c, p, 8);
-                putchar('[');
-                print_double(c[0]);
-                putchar(',');
-                print_double(c[1]);
-                putchar(']');
+                print_complex(c[0], c[1]);
                 break;
             }
             case LSTAR_DTYPE_COMPLEX128: {
                 double c[2];
                 memcpy(c, p, 16);
-                putchar('[');
-                print_double(c[0]);
-                putchar(',');
-                print_double(c[1]);
-                putchar(']');
+                print_complex(c[0], c[1]);
                 break;
             }
             default: { /* raw records as hex */

@@ -93,17 +93,52 @@ static void expect_fail(const lstar_codec *c, const uint8_t *in, size_t n, size_
     }
 }
 
+/* A codec and the encoding of data(n) with it. */
+typedef struct sample {
+    lstar_codec *c;
+    uint8_t *d, *e; /* the n input bytes, their en-byte encoding */
+    size_t n, en;
+} sample;
+
+static sample encode_sample(const char *json, size_t n) {
+    sample x = {mk(json), data(n), NULL, n, 0};
+    x.e = enc(x.c, x.d, n, &x.en);
+    return x;
+}
+
+static void sample_free(sample *x) {
+    lstar_free(x->e);
+    free(x->d);
+    lstar_codec_free(x->c);
+}
+
+/* A valid encoding of n bytes followed by `junk` is corrupt. */
+static void expect_garbage_fails(const char *json, size_t n, const char *junk) {
+    sample x = encode_sample(json, n);
+    size_t jn = strlen(junk);
+    uint8_t *g = malloc(x.en + jn);
+    memcpy(g, x.e, x.en);
+    memcpy(g + x.en, junk, jn);
+    expect_fail(x.c, g, x.en + jn, n, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    free(g);
+    sample_free(&x);
+}
+
+/* A valid encoding of n bytes with byte `from_end` (counted from the end, 1 = last) xor-ed with `mask` is
+ * corrupt. */
+static void expect_flip_fails(const char *json, size_t n, size_t from_end, uint8_t mask) {
+    sample x = encode_sample(json, n);
+    x.e[x.en - from_end] ^= mask;
+    expect_fail(x.c, x.e, x.en, n, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    sample_free(&x);
+}
+
 /* Every proper prefix of a valid encoding is corrupt. */
 static void truncations(const char *json, size_t n) {
-    lstar_codec *c = mk(json);
-    uint8_t *d = data(n);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, n, &en);
-    for (size_t cut = 0; cut < en; cut += (cut < 64 || en - cut < 64) ? 1 : 97)
-        expect_fail(c, e, cut, n, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    sample x = encode_sample(json, n);
+    for (size_t cut = 0; cut < x.en; cut += (cut < 64 || x.en - cut < 64) ? 1 : 97)
+        expect_fail(x.c, x.e, cut, n, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    sample_free(&x);
 }
 
 /* ---- truncated streams ------------------------------------------------------------------------- */
@@ -206,71 +241,43 @@ static void test_zstd_unsized_frame_overflows_max(void **state) {
 
 static void test_zstd_garbage_after_frame(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"zstd\"}");
-    uint8_t *d = data(1000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 1000, &en);
-    uint8_t *g = malloc(en + 5);
-    memcpy(g, e, en);
-    memcpy(g + en, "JUNK!", 5);
-    expect_fail(c, g, en + 5, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    free(g);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    expect_garbage_fails("{\"id\":\"zstd\"}", 1000, "JUNK!");
 }
 
 static void test_zstd_checksum_mismatch(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"zstd\",\"checksum\":true}");
-    uint8_t *d = data(1000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 1000, &en);
-    e[en - 1] ^= 0x55; /* the 4-byte content checksum ends the frame */
-    expect_fail(c, e, en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    /* the 4-byte content checksum ends the frame */
+    expect_flip_fails("{\"id\":\"zstd\",\"checksum\":true}", 1000, 1, 0x55);
 }
 
 static void test_blosc_nbytes_above_expected(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"blosc\",\"cname\":\"lz4\"}");
-    uint8_t *d = data(4000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 4000, &en);
+    sample x = encode_sample("{\"id\":\"blosc\",\"cname\":\"lz4\"}", 4000);
     /* header says 4000; the caller expects 1000 */
-    expect_fail(c, e, en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_LIMIT, 1000);
+    expect_fail(x.c, x.e, x.en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_LIMIT, 1000);
     /* header rewritten to claim 1 GiB */
-    e[4] = 0;
-    e[5] = 0;
-    e[6] = 0;
-    e[7] = 0x40;
-    expect_fail(c, e, en, 4000, LSTAR_ERR_CORRUPT, LSTAR_OK, 0);
+    x.e[4] = 0;
+    x.e[5] = 0;
+    x.e[6] = 0;
+    x.e[7] = 0x40;
+    expect_fail(x.c, x.e, x.en, 4000, LSTAR_ERR_CORRUPT, LSTAR_OK, 0);
     /* 1 GiB from 4 KB is beyond any inner compressor's ratio: corrupt, whatever the caller's bound */
     g_largest = 0;
-    expect_fail(c, e, en, 0, LSTAR_OK, LSTAR_ERR_CORRUPT, 0);
+    expect_fail(x.c, x.e, x.en, 0, LSTAR_OK, LSTAR_ERR_CORRUPT, 0);
     assert_true(g_largest < 4096);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    sample_free(&x);
 }
 
 static void test_blosc_cbytes_above_input(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"blosc\",\"cname\":\"lz4\"}");
-    uint8_t *d = data(4000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 4000, &en);
-    uint32_t cb = (uint32_t)en + 100;
-    e[12] = (uint8_t)cb;
-    e[13] = (uint8_t)(cb >> 8);
-    e[14] = (uint8_t)(cb >> 16);
-    e[15] = (uint8_t)(cb >> 24);
-    expect_fail(c, e, en, 4000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    sample x = encode_sample("{\"id\":\"blosc\",\"cname\":\"lz4\"}", 4000);
+    uint32_t cb = (uint32_t)x.en + 100;
+    x.e[12] = (uint8_t)cb;
+    x.e[13] = (uint8_t)(cb >> 8);
+    x.e[14] = (uint8_t)(cb >> 16);
+    x.e[15] = (uint8_t)(cb >> 24);
+    expect_fail(x.c, x.e, x.en, 4000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    sample_free(&x);
 }
 
 static void test_blosc_bad_block_offsets(void **state) {
@@ -294,31 +301,26 @@ static void test_blosc_bad_block_offsets(void **state) {
 
 static void test_lz4_size_prefix_lies(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"lz4\"}");
-    uint8_t *d = data(5000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 5000, &en);
+    sample x = encode_sample("{\"id\":\"lz4\"}", 5000);
     /* prefix one larger than the real block: known size 5001 and unknown size both corrupt */
-    e[0] = (uint8_t)(5001 & 0xff);
-    e[1] = (uint8_t)(5001 >> 8);
-    expect_fail(c, e, en, 5001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    x.e[0] = (uint8_t)(5001 & 0xff);
+    x.e[1] = (uint8_t)(5001 >> 8);
+    expect_fail(x.c, x.e, x.en, 5001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
     /* prefix smaller than the real block */
-    e[0] = (uint8_t)(4000 & 0xff);
-    e[1] = (uint8_t)(4000 >> 8);
-    expect_fail(c, e, en, 4000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    x.e[0] = (uint8_t)(4000 & 0xff);
+    x.e[1] = (uint8_t)(4000 >> 8);
+    expect_fail(x.c, x.e, x.en, 4000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
     /* prefix disagrees with the caller */
-    e[0] = (uint8_t)(5000 & 0xff);
-    e[1] = (uint8_t)(5000 >> 8);
-    expect_fail(c, e, en, 4999, LSTAR_ERR_CORRUPT, LSTAR_OK, 0);
+    x.e[0] = (uint8_t)(5000 & 0xff);
+    x.e[1] = (uint8_t)(5000 >> 8);
+    expect_fail(x.c, x.e, x.en, 4999, LSTAR_ERR_CORRUPT, LSTAR_OK, 0);
     /* prefix claiming 4 GiB - 1: impossible for the block size, rejected before allocating */
-    e[0] = e[1] = e[2] = e[3] = 0xff;
-    expect_fail(c, e, en, 5000, LSTAR_ERR_CORRUPT, LSTAR_OK, 0);
+    x.e[0] = x.e[1] = x.e[2] = x.e[3] = 0xff;
+    expect_fail(x.c, x.e, x.en, 5000, LSTAR_ERR_CORRUPT, LSTAR_OK, 0);
     g_largest = 0;
-    expect_fail(c, e, en, 0, LSTAR_OK, LSTAR_ERR_CORRUPT, 0);
+    expect_fail(x.c, x.e, x.en, 0, LSTAR_OK, LSTAR_ERR_CORRUPT, 0);
     assert_true(g_largest < 4096);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    sample_free(&x);
 }
 
 static void test_lz4_prefix_above_max(void **state) {
@@ -364,84 +366,48 @@ static void test_gzip_bomb_above_max(void **state) {
 
 static void test_zlib_bad_adler32(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"zlib\"}");
-    uint8_t *d = data(3000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 3000, &en);
-    e[en - 1] ^= 1;
-    expect_fail(c, e, en, 3000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    expect_flip_fails("{\"id\":\"zlib\"}", 3000, 1, 1);
 }
 
 static void test_gzip_bad_crc32(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"gzip\"}");
-    uint8_t *d = data(3000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 3000, &en);
-    e[en - 8] ^= 1; /* CRC32 precedes ISIZE in the trailer */
-    expect_fail(c, e, en, 3000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    /* CRC32 precedes ISIZE in the trailer */
+    expect_flip_fails("{\"id\":\"gzip\"}", 3000, 8, 1);
 }
 
 static void test_gzip_trailing_garbage(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"gzip\"}");
-    uint8_t *d = data(3000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 3000, &en);
-    uint8_t *g = malloc(en + 3);
-    memcpy(g, e, en);
-    memcpy(g + en, "xyz", 3);
-    expect_fail(c, g, en + 3, 3000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    free(g);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    expect_garbage_fails("{\"id\":\"gzip\"}", 3000, "xyz");
 }
 
 static void test_crc32c_mismatch(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"name\":\"crc32c\"}");
-    uint8_t *d = data(1000);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 1000, &en);
-    e[500] ^= 0x10; /* data bit */
-    expect_fail(c, e, en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    e[500] ^= 0x10;
-    e[en - 2] ^= 0x01; /* checksum bit */
-    expect_fail(c, e, en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    sample x = encode_sample("{\"name\":\"crc32c\"}", 1000);
+    x.e[500] ^= 0x10; /* data bit */
+    expect_fail(x.c, x.e, x.en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    x.e[500] ^= 0x10;
+    x.e[x.en - 2] ^= 0x01; /* checksum bit */
+    expect_fail(x.c, x.e, x.en, 1000, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    sample_free(&x);
 }
 
 static void test_fletcher32_mismatch(void **state) {
     (void)state;
-    lstar_codec *c = mk("{\"id\":\"fletcher32\"}");
-    uint8_t *d = data(1001);
-    size_t en = 0;
-    uint8_t *e = enc(c, d, 1001, &en);
-    e[1000] ^= 0x80; /* the odd trailing byte counts */
-    expect_fail(c, e, en, 1001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    e[1000] ^= 0x80;
-    e[en - 4] ^= 0x01;
-    expect_fail(c, e, en, 1001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    sample x = encode_sample("{\"id\":\"fletcher32\"}", 1001);
+    x.e[1000] ^= 0x80; /* the odd trailing byte counts */
+    expect_fail(x.c, x.e, x.en, 1001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    x.e[1000] ^= 0x80;
+    x.e[x.en - 4] ^= 0x01;
+    expect_fail(x.c, x.e, x.en, 1001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
     /* a byte-swapped (pre-HDF5-1.6.3) checksum is not accepted either */
-    e[en - 4] ^= 0x01;
-    uint8_t t0 = e[en - 4], t1 = e[en - 3];
-    e[en - 4] = e[en - 2];
-    e[en - 3] = e[en - 1];
-    e[en - 2] = t0;
-    e[en - 1] = t1;
-    expect_fail(c, e, en, 1001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
-    lstar_free(e);
-    free(d);
-    lstar_codec_free(c);
+    x.e[x.en - 4] ^= 0x01;
+    uint8_t t0 = x.e[x.en - 4], t1 = x.e[x.en - 3];
+    x.e[x.en - 4] = x.e[x.en - 2];
+    x.e[x.en - 3] = x.e[x.en - 1];
+    x.e[x.en - 2] = t0;
+    x.e[x.en - 1] = t1;
+    expect_fail(x.c, x.e, x.en, 1001, LSTAR_ERR_CORRUPT, LSTAR_ERR_CORRUPT, 0);
+    sample_free(&x);
 }
 
 /* ---- size disagreements ------------------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 
+#include "test_support.h"
 #include "lstar/alloc.h"
 #include "lstar/array.h"
 #include "lstar/h5.h"
@@ -20,20 +21,7 @@
 #define PBMC LSTAR_SHARED_DATA "/scverse_scanpy/src/scanpy/datasets/10x_pbmc68k_reduced.h5ad"
 #define V070 LSTAR_SHARED_DATA "/scverse_anndata/tests/data/archives/v0.7.0/adata.h5ad"
 
-static void need(const char *path) {
-    if (access(path, R_OK) != 0) {
-        print_message("shared test data missing: %s (skipping)\n", path);
-        skip();
-    }
-}
-
-#define OK(call)                                                                                              \
-    do {                                                                                                      \
-        lstar_error e_;                                                                                       \
-        lstar_error_clear(&e_);                                                                               \
-        lstar_status s_ = (call);                                                                             \
-        if (s_ != LSTAR_OK) fail_msg("%s failed: %s: %s", #call, e_.where, e_.message);                      \
-    } while (0)
+#define OK OKE
 #define E (&e_)
 
 /* Copy the first `n` bytes of `src` to `dst`. */
@@ -54,16 +42,9 @@ static void copy_prefix(const char *src, const char *dst, long n) {
     fclose(out);
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static void test_truncated_h5ad(void **state) {
     (void)state;
-    need(PBMC);
+    lt_need(PBMC);
     const char *path = LSTAR_TEST_TMP "/h5_truncated.h5ad";
     const long cuts[3] = {200000, 4096, 100};
     for (int i = 0; i < 3; i++) {
@@ -88,7 +69,7 @@ static void test_truncated_h5ad(void **state) {
 static void test_not_hdf5(void **state) {
     (void)state;
     const char *path = LSTAR_TEST_TMP "/h5_not_hdf5.h5ad";
-    write_text(path, "this is not an HDF5 file, just some text that is long enough to look like data\n");
+    lt_write_text(path, "this is not an HDF5 file, just some text that is long enough to look like data\n");
     lstar_h5_file *f = NULL;
     lstar_error e;
     lstar_error_clear(&e);
@@ -101,7 +82,7 @@ static void test_not_hdf5(void **state) {
 static void test_empty_file(void **state) {
     (void)state;
     const char *path = LSTAR_TEST_TMP "/h5_empty.h5ad";
-    write_text(path, "");
+    lt_write_text(path, "");
     lstar_h5_file *f = NULL;
     lstar_error e;
     lstar_error_clear(&e);
@@ -122,7 +103,7 @@ static void test_missing_file(void **state) {
 /* main() points HDF5_PLUGIN_PATH at an empty directory: LZF is unavailable. */
 static void test_missing_lzf_plugin(void **state) {
     (void)state;
-    need(V070);
+    lt_need(V070);
     lstar_h5_file *f = NULL;
     OK(lstar_h5_open(V070, LSTAR_H5_READ, &f, E));
     lstar_array *a = NULL;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "test_support.h"
 #include "lstar/lstar.h"
 
 /* ---- a tiny zip writer whose every offset is known ------------------------- */
@@ -36,18 +37,6 @@ typedef struct zb {
     size_t usize[8];
 } zb;
 
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static size_t raw_deflate(const uint8_t *in, size_t n, uint8_t *out, size_t cap) {
     z_stream zs;
@@ -70,13 +59,13 @@ static void zb_add(zb *z, const char *name, const void *data, size_t n, uint16_t
     e->method = method;
     e->lho = z->len;
     memset(h, 0, 30);
-    put32(h, 0x04034b50u);
-    put16(h + 4, 20);
-    put16(h + 8, method);
+    lt_put_le32(h, 0x04034b50u);
+    lt_put_le16(h + 4, 20);
+    lt_put_le16(h + 8, method);
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)n);
-    put32(h + 14, crc);
-    put32(h + 22, (uint32_t)n);
-    put16(h + 26, (uint16_t)nl);
+    lt_put_le32(h + 14, crc);
+    lt_put_le32(h + 22, (uint32_t)n);
+    lt_put_le16(h + 26, (uint16_t)nl);
     memcpy(h + 30, name, nl);
     e->data = z->len + 30 + nl;
     if (method == 8)
@@ -85,7 +74,7 @@ static void zb_add(zb *z, const char *name, const void *data, size_t n, uint16_t
         memcpy(z->buf + e->data, data, n);
         e->csize = n;
     }
-    put32(h + 18, (uint32_t)e->csize);
+    lt_put_le32(h + 18, (uint32_t)e->csize);
     z->len = e->data + e->csize;
     z->names[z->n] = name;
     z->crc[z->n] = crc;
@@ -99,15 +88,15 @@ static void zb_finish(zb *z) {
         uint8_t *r = z->buf + z->len;
         size_t nl = strlen(z->names[i]);
         memset(r, 0, 46);
-        put32(r, 0x02014b50u);
-        put16(r + 4, 20);
-        put16(r + 6, 20);
-        put16(r + 10, z->e[i].method);
-        put32(r + 16, z->crc[i]);
-        put32(r + 20, (uint32_t)z->e[i].csize);
-        put32(r + 24, (uint32_t)z->usize[i]);
-        put16(r + 28, (uint16_t)nl);
-        put32(r + 42, (uint32_t)z->e[i].lho);
+        lt_put_le32(r, 0x02014b50u);
+        lt_put_le16(r + 4, 20);
+        lt_put_le16(r + 6, 20);
+        lt_put_le16(r + 10, z->e[i].method);
+        lt_put_le32(r + 16, z->crc[i]);
+        lt_put_le32(r + 20, (uint32_t)z->e[i].csize);
+        lt_put_le32(r + 24, (uint32_t)z->usize[i]);
+        lt_put_le16(r + 28, (uint16_t)nl);
+        lt_put_le32(r + 42, (uint32_t)z->e[i].lho);
         memcpy(r + 46, z->names[i], nl);
         z->e[i].cdrec = z->len;
         z->len += 46 + nl;
@@ -115,11 +104,11 @@ static void zb_finish(zb *z) {
     z->cd_size = z->len - z->cd_start;
     uint8_t *q = z->buf + z->len;
     memset(q, 0, 22);
-    put32(q, 0x06054b50u);
-    put16(q + 8, (uint16_t)z->n);
-    put16(q + 10, (uint16_t)z->n);
-    put32(q + 12, (uint32_t)z->cd_size);
-    put32(q + 16, (uint32_t)z->cd_start);
+    lt_put_le32(q, 0x06054b50u);
+    lt_put_le16(q + 8, (uint16_t)z->n);
+    lt_put_le16(q + 10, (uint16_t)z->n);
+    lt_put_le32(q + 12, (uint32_t)z->cd_size);
+    lt_put_le32(q + 16, (uint32_t)z->cd_start);
     z->eocd = z->len;
     z->len += 22;
 }
@@ -246,7 +235,7 @@ static void test_bad_eocd_signature(void **state) {
 static void test_eocd_comment_length_overruns(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->eocd + 20, 500); /* comment longer than the file */
+    lt_put_le16(z->buf + z->eocd + 20, 500); /* comment longer than the file */
     lstar_store *s;
     lstar_error e;
     assert_int_equal(open_z(z, z->len, &s, &e), LSTAR_ERR_FORMAT);
@@ -257,7 +246,7 @@ static void test_eocd_comment_length_overruns(void **state) {
 static void test_eocd_multi_disk(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->eocd + 4, 1);
+    lt_put_le16(z->buf + z->eocd + 4, 1);
     lstar_store *s;
     lstar_error e;
     assert_int_equal(open_z(z, z->len, &s, &e), LSTAR_ERR_UNSUPPORTED);
@@ -271,12 +260,12 @@ static void test_central_dir_outside_file(void **state) {
     zb *z = zb_default();
     lstar_store *s;
     lstar_error e;
-    put32(z->buf + z->eocd + 16, 0x7fff0000u); /* offset */
+    lt_put_le32(z->buf + z->eocd + 16, 0x7fff0000u); /* offset */
     assert_int_equal(open_z(z, z->len, &s, &e), LSTAR_ERR_CORRUPT);
     assert_null(s);
     assert_non_null(strstr(e.message, "outside the archive"));
-    put32(z->buf + z->eocd + 16, (uint32_t)z->cd_start);
-    put32(z->buf + z->eocd + 12, 0xfffffff0u); /* size */
+    lt_put_le32(z->buf + z->eocd + 16, (uint32_t)z->cd_start);
+    lt_put_le32(z->buf + z->eocd + 12, 0xfffffff0u); /* size */
     assert_int_equal(open_z(z, z->len, &s, &e), LSTAR_ERR_CORRUPT);
     free(z);
     teardown_file();
@@ -297,7 +286,7 @@ static void test_central_dir_bad_signature(void **state) {
 static void test_central_dir_name_overruns(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->e[1].cdrec + 28, 4000);
+    lt_put_le16(z->buf + z->e[1].cdrec + 28, 4000);
     lstar_store *s;
     lstar_error e;
     assert_int_equal(open_z(z, z->len, &s, &e), LSTAR_ERR_CORRUPT);
@@ -316,11 +305,11 @@ static void test_central_dir_over_limit(void **state) {
     uint64_t eocd = 600ull << 20;
     uint8_t q[22];
     memset(q, 0, sizeof q);
-    put32(q, 0x06054b50u);
-    put16(q + 8, 1);
-    put16(q + 10, 1);
-    put32(q + 12, 576u << 20);
-    put32(q + 16, (uint32_t)(eocd - (576u << 20)));
+    lt_put_le32(q, 0x06054b50u);
+    lt_put_le16(q + 8, 1);
+    lt_put_le16(q + 10, 1);
+    lt_put_le32(q + 12, 576u << 20);
+    lt_put_le32(q + 16, (uint32_t)(eocd - (576u << 20)));
     assert_int_equal(pwrite(fd, q, sizeof q, (off_t)eocd), (ssize_t)sizeof q);
     close(fd);
     lstar_store *s = NULL;
@@ -340,9 +329,9 @@ static void test_zip64_locator_outside_file(void **state) {
     memcpy(eocd, z->buf + z->eocd, 22);
     uint8_t *l = z->buf + z->eocd;
     memset(l, 0, 20);
-    put32(l, 0x07064b50u);
-    put64(l + 8, 0xffffffffffull);
-    put32(l + 16, 1);
+    lt_put_le32(l, 0x07064b50u);
+    lt_put_le64(l + 8, 0xffffffffffull);
+    lt_put_le32(l + 16, 1);
     memcpy(z->buf + z->eocd + 20, eocd, 22);
     z->len += 20;
     lstar_store *s;
@@ -364,17 +353,17 @@ static void test_zip64_extra_too_short(void **state) {
     size_t r = z->e[0].cdrec, nl = 6;
     uint8_t eocd[22];
     memcpy(eocd, z->buf + z->eocd, 22);
-    put32(z->buf + r + 20, 0xFFFFFFFFu);
-    put32(z->buf + r + 24, 0xFFFFFFFFu);
-    put16(z->buf + r + 30, 8);
+    lt_put_le32(z->buf + r + 20, 0xFFFFFFFFu);
+    lt_put_le32(z->buf + r + 24, 0xFFFFFFFFu);
+    lt_put_le16(z->buf + r + 30, 8);
     uint8_t *x = z->buf + r + 46 + nl;
-    put16(x, 1);
-    put16(x + 2, 4);
-    put32(x + 4, 0);
+    lt_put_le16(x, 1);
+    lt_put_le16(x + 2, 4);
+    lt_put_le32(x + 4, 0);
     z->cd_size += 8;
     z->eocd += 8;
     memcpy(z->buf + z->eocd, eocd, 22);
-    put32(z->buf + z->eocd + 12, (uint32_t)z->cd_size);
+    lt_put_le32(z->buf + z->eocd + 12, (uint32_t)z->cd_size);
     z->len = z->eocd + 22;
     lstar_store *s;
     lstar_error e;
@@ -388,7 +377,7 @@ static void test_zip64_extra_too_short(void **state) {
 static void test_entry_size_larger_than_max(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[1].cdrec + 24, 0xF0000000u); /* claims 3.75 GiB uncompressed */
+    lt_put_le32(z->buf + z->e[1].cdrec + 24, 0xF0000000u); /* claims 3.75 GiB uncompressed */
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_LIMIT);
     assert_string_equal(e.where, "b.json");
@@ -407,7 +396,7 @@ static void test_entry_size_larger_than_max(void **state) {
 static void test_deflate_crc_mismatch(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[1].cdrec + 16, z->crc[1] ^ 0x1u);
+    lt_put_le32(z->buf + z->e[1].cdrec + 16, z->crc[1] ^ 0x1u);
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     assert_non_null(strstr(e.message, "CRC-32"));
@@ -447,7 +436,7 @@ static void test_deflate_data_garbage(void **state) {
 static void test_deflate_stream_truncated(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[1].cdrec + 20, (uint32_t)(z->e[1].csize / 2)); /* compressed size halved */
+    lt_put_le32(z->buf + z->e[1].cdrec + 20, (uint32_t)(z->e[1].csize / 2)); /* compressed size halved */
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     free(z);
@@ -457,7 +446,7 @@ static void test_deflate_stream_truncated(void **state) {
 static void test_deflate_inflates_past_declared_size(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[1].cdrec + 24, (uint32_t)(z->usize[1] - 10));
+    lt_put_le32(z->buf + z->e[1].cdrec + 24, (uint32_t)(z->usize[1] - 10));
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     assert_non_null(strstr(e.message, "more than"));
@@ -468,7 +457,7 @@ static void test_deflate_inflates_past_declared_size(void **state) {
 static void test_deflate_inflates_short_of_declared_size(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[1].cdrec + 24, (uint32_t)(z->usize[1] + 10));
+    lt_put_le32(z->buf + z->e[1].cdrec + 24, (uint32_t)(z->usize[1] + 10));
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     assert_non_null(strstr(e.message, "inflates to"));
@@ -479,8 +468,8 @@ static void test_deflate_inflates_short_of_declared_size(void **state) {
 static void test_unsupported_method(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->e[1].cdrec + 10, 12); /* bzip2 */
-    put16(z->buf + z->e[1].lho + 8, 12);
+    lt_put_le16(z->buf + z->e[1].cdrec + 10, 12); /* bzip2 */
+    lt_put_le16(z->buf + z->e[1].lho + 8, 12);
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_UNSUPPORTED);
     assert_string_equal(e.where, "b.json");
@@ -500,7 +489,7 @@ static void test_unsupported_method(void **state) {
 static void test_encrypted_entry(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->e[0].cdrec + 8, 1);
+    lt_put_le16(z->buf + z->e[0].cdrec + 8, 1);
     lstar_error e;
     assert_int_equal(get_z(z, "a.json", &e), LSTAR_ERR_UNSUPPORTED);
     assert_non_null(strstr(e.message, "encrypted"));
@@ -533,7 +522,7 @@ static void test_local_header_bad_signature(void **state) {
 static void test_local_header_method_mismatch(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->e[1].lho + 8, 0);
+    lt_put_le16(z->buf + z->e[1].lho + 8, 0);
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     free(z);
@@ -543,7 +532,7 @@ static void test_local_header_method_mismatch(void **state) {
 static void test_local_header_offset_outside(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[1].cdrec + 42, 0x00100000u);
+    lt_put_le32(z->buf + z->e[1].cdrec + 42, 0x00100000u);
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     assert_non_null(strstr(e.message, "outside"));
@@ -554,7 +543,7 @@ static void test_local_header_offset_outside(void **state) {
 static void test_local_extra_runs_into_directory(void **state) {
     (void)state;
     zb *z = zb_default();
-    put16(z->buf + z->e[1].lho + 28, 60000); /* local extra length pushes data past the directory */
+    lt_put_le16(z->buf + z->e[1].lho + 28, 60000); /* local extra length pushes data past the directory */
     lstar_error e;
     assert_int_equal(get_z(z, "b.json", &e), LSTAR_ERR_CORRUPT);
     assert_non_null(strstr(e.message, "runs past"));
@@ -565,7 +554,7 @@ static void test_local_extra_runs_into_directory(void **state) {
 static void test_stored_size_mismatch(void **state) {
     (void)state;
     zb *z = zb_default();
-    put32(z->buf + z->e[0].cdrec + 20, (uint32_t)(z->usize[0] - 1)); /* csize != usize */
+    lt_put_le32(z->buf + z->e[0].cdrec + 20, (uint32_t)(z->usize[0] - 1)); /* csize != usize */
     lstar_error e;
     assert_int_equal(get_z(z, "a.json", &e), LSTAR_ERR_CORRUPT);
     assert_non_null(strstr(e.message, "STORED"));

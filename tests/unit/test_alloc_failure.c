@@ -16,39 +16,7 @@
 #include <cmocka.h>
 
 #include "lstar/lstar.h"
-
-typedef struct failing {
-    long count;   /* allocations attempted */
-    long fail_at; /* 1-based index of the allocation to fail; 0 = never */
-    long live;    /* outstanding blocks */
-    int injected;
-} failing;
-
-static void *f_malloc(void *ud, size_t n) {
-    failing *f = ud;
-    if (++f->count == f->fail_at) {
-        f->injected = 1;
-        return NULL;
-    }
-    void *p = malloc(n ? n : 1);
-    if (p) f->live++;
-    return p;
-}
-static void *f_realloc(void *ud, void *p, size_t n) {
-    failing *f = ud;
-    if (++f->count == f->fail_at) {
-        f->injected = 1;
-        return NULL;
-    }
-    void *q = realloc(p, n ? n : 1);
-    if (q && !p) f->live++;
-    return q;
-}
-static void f_free(void *ud, void *p) {
-    failing *f = ud;
-    if (p) f->live--;
-    free(p);
-}
+#include "test_support.h"
 
 #define CK(expr)                                                                                              \
     do {                                                                                                      \
@@ -247,14 +215,13 @@ static void walk(lstar_status (*fn)(size_t *, lstar_error *), long min_allocs) {
     long n;
     int clean_success = 0;
     for (n = 1; n < 100000 && !clean_success; n++) {
-        failing fl = {0, n, 0, 0};
-        lstar_allocator al = {f_malloc, f_realloc, f_free, &fl};
+        lt_failing fl;
         lstar_error e;
         size_t errors = 99;
         lstar_error_clear(&e);
-        lstar_set_allocator(&al);
+        lt_failing_start(&fl, n, 0);
         lstar_status st = fn(&errors, &e);
-        lstar_set_allocator(NULL);
+        lt_failing_stop();
         if (fl.live != 0) fail_msg("allocation %ld failed: %ld block(s) leaked", n, fl.live);
         if (fl.injected) {
             if (st != LSTAR_ERR_NOMEM)

@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "codec/codec_internal.h"
+#include "test_support.h"
 #include "lstar/lstar.h"
 
 /* ---- helpers ----------------------------------------------------------------------------------- */
@@ -963,23 +964,6 @@ static void test_threads_share_codecs(void **state) {
     for (int i = 0; i < 4; i++) lstar_codec_free(g_thread_codecs[i]);
 }
 
-static int g_fail_after = -1;
-static int g_allocs = 0;
-static void *fail_malloc(void *ud, size_t n) {
-    (void)ud;
-    if (g_fail_after >= 0 && g_allocs++ >= g_fail_after) return NULL;
-    return malloc(n ? n : 1);
-}
-static void *fail_realloc(void *ud, void *p, size_t n) {
-    (void)ud;
-    if (g_fail_after >= 0 && g_allocs++ >= g_fail_after) return NULL;
-    return realloc(p, n ? n : 1);
-}
-static void fail_free(void *ud, void *p) {
-    (void)ud;
-    free(p);
-}
-
 static void test_allocation_failures(void **state) {
     (void)state;
     static const char *configs[] = {
@@ -987,15 +971,13 @@ static void test_allocation_failures(void **state) {
         "{\"id\":\"lz4\"}",     "{\"id\":\"shuffle\"}", "{\"id\":\"crc32c\"}", "{\"id\":\"fletcher32\"}",
         "{\"name\":\"numcodecs.delta\",\"configuration\":{\"dtype\":\"<i4\"}}",
     };
-    lstar_allocator a = {fail_malloc, fail_realloc, fail_free, NULL};
     size_t n = 20000;
     uint8_t *d = make_data(n);
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         int succeeded = 0;
         for (int k = 0; k < 200 && !succeeded; k++) {
-            lstar_set_allocator(&a);
-            g_allocs = 0;
-            g_fail_after = k;
+            lt_failing f; /* allocations k+1, k+2, ... fail */
+            lt_failing_start(&f, k + 1, 1);
             lstar_codec *c = NULL;
             uint8_t *enc = NULL, *dec = NULL, *dec2 = NULL;
             size_t en = 0, dn = 0, dn2 = 0;
@@ -1005,8 +987,7 @@ static void test_allocation_failures(void **state) {
             if (st == LSTAR_OK) st = lstar_codec_encode(c, d, n, &enc, &en, NULL);
             if (st == LSTAR_OK) st = lstar_codec_decode(c, enc, en, n, 0, &dec, &dn, NULL);
             if (st == LSTAR_OK) st = lstar_codec_decode(c, enc, en, 0, 0, &dec2, &dn2, NULL);
-            g_fail_after = -1;
-            lstar_set_allocator(NULL);
+            lt_failing_stop();
             if (st == LSTAR_OK) {
                 succeeded = 1;
                 assert_memory_equal(dec, d, n);
@@ -1019,11 +1000,7 @@ static void test_allocation_failures(void **state) {
             free(enc);
             free(dec);
             free(dec2);
-            if (c) {
-                lstar_set_allocator(&a);
-                lstar_codec_free(c);
-                lstar_set_allocator(NULL);
-            }
+            lstar_codec_free(c);
         }
         assert_true(succeeded);
     }

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "test_support.h"
 #include "lstar/lstar.h"
 
 static void test_status_table(void **state) {
@@ -43,38 +44,19 @@ static void test_error_record(void **state) {
     assert_string_equal(e.where, "a");
 }
 
-static int g_fail_after = -1;
-static int g_allocs = 0;
-static void *fail_malloc(void *ud, size_t n) {
-    (void)ud;
-    if (g_fail_after >= 0 && g_allocs++ >= g_fail_after) return NULL;
-    return malloc(n ? n : 1);
-}
-static void *fail_realloc(void *ud, void *p, size_t n) {
-    (void)ud;
-    if (g_fail_after >= 0 && g_allocs++ >= g_fail_after) return NULL;
-    return realloc(p, n ? n : 1);
-}
-static void fail_free(void *ud, void *p) {
-    (void)ud;
-    free(p);
-}
-
 static void test_allocator_hook(void **state) {
     (void)state;
-    lstar_allocator a = {fail_malloc, fail_realloc, fail_free, NULL};
-    lstar_set_allocator(&a);
-    g_fail_after = 0;
-    g_allocs = 0;
+    lt_failing f;
+    lt_failing_start(&f, 1, 1); /* every allocation fails */
     assert_null(lstar_malloc(10));
     assert_null(lstar_strdup("abc"));
     /* jansson goes through the hook too */
     assert_null(json_object());
-    g_fail_after = -1;
+    lt_failing_set(&f, 0, 0);
     char *s = lstar_strdup("abc");
     assert_string_equal(s, "abc");
     lstar_free(s);
-    lstar_set_allocator(NULL);
+    lt_failing_stop();
     assert_null(lstar_calloc(SIZE_MAX / 2, 4)); /* overflow */
 }
 

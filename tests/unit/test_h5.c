@@ -18,6 +18,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "test_support.h"
 #include "lstar/alloc.h"
 #include "lstar/array.h"
 #include "lstar/h5.h"
@@ -29,20 +30,7 @@
 #define H5MU LSTAR_SHARED_DATA "/scverse_mudata/tests/data/archives/v0.4.1/mdata_axis0.h5mu"
 #define NANF LSTAR_SHARED_DATA "/chanzuckerberg_cellxgene/test/fixtures/nan.h5ad"
 
-static void need(const char *path) {
-    if (access(path, R_OK) != 0) {
-        print_message("shared test data missing: %s (skipping)\n", path);
-        skip();
-    }
-}
-
-#define OK(call)                                                                                              \
-    do {                                                                                                      \
-        lstar_error e_;                                                                                       \
-        lstar_error_clear(&e_);                                                                               \
-        lstar_status s_ = (call);                                                                             \
-        if (s_ != LSTAR_OK) fail_msg("%s failed: %s: %s (%s)", #call, e_.where, e_.message, lstar_status_name(s_)); \
-    } while (0)
+#define OK OKE
 /* For calls that take `&e_` as their error record. */
 #define E (&e_)
 
@@ -74,7 +62,7 @@ static double sum_f32(const float *v, size_t n) {
 
 static void test_pbmc_dense_x(void **state) {
     (void)state;
-    need(PBMC);
+    lt_need(PBMC);
     lstar_h5_file *f = open_ro(PBMC);
     lstar_h5_node_type nt;
     OK(lstar_h5_node_type_at(f, "X", &nt, E));
@@ -132,6 +120,8 @@ static void test_pbmc_dense_x(void **state) {
         total += ci.size;
     }
     assert_int_equal(seen, 1);
+    /* h5py: X.id.get_storage_size() == 894899 == the sum of the chunk sizes */
+    assert_int_equal(total, 894899);
 
     /* Raw chunk (0,0): zlib stream that inflates to the 44x96 block. */
     uint8_t *raw = malloc(7060);
@@ -194,7 +184,7 @@ static void test_pbmc_dense_x(void **state) {
 
 static void test_pbmc_sparse_and_obs(void **state) {
     (void)state;
-    need(PBMC);
+    lt_need(PBMC);
     lstar_h5_file *f = open_ro(PBMC);
     char *s = attr_str(f, "/", "encoding-type");
     assert_string_equal(s, "anndata");
@@ -317,7 +307,7 @@ static void test_pbmc_sparse_and_obs(void **state) {
 
 static void test_v050_legacy(void **state) {
     (void)state;
-    need(V050);
+    lt_need(V050);
     lstar_h5_file *f = open_ro(V050);
     lstar_h5_dataset *d = NULL;
     lstar_h5_dataset_info *di = malloc(sizeof *di);
@@ -415,7 +405,7 @@ static void test_v050_legacy(void **state) {
 
 static void test_v070_lzf_refs(void **state) {
     (void)state;
-    need(V070);
+    lt_need(V070);
     lstar_h5_file *f = open_ro(V070);
     lstar_h5_dataset *d = NULL;
     lstar_h5_dataset_info *di = malloc(sizeof *di);
@@ -502,7 +492,7 @@ static void test_v070_lzf_refs(void **state) {
 
 static void test_example_encodings(void **state) {
     (void)state;
-    need(EXAMPLE);
+    lt_need(EXAMPLE);
     lstar_h5_file *f = open_ro(EXAMPLE);
     char *s = attr_str(f, "obs/IntNA", "encoding-type");
     assert_string_equal(s, "nullable-integer");
@@ -635,7 +625,7 @@ static void test_example_encodings(void **state) {
 
 static void test_h5mu_userblock(void **state) {
     (void)state;
-    need(H5MU);
+    lt_need(H5MU);
     lstar_h5_file *f = open_ro(H5MU);
     assert_int_equal(lstar_h5_userblock(f), 512);
     char *s = attr_str(f, "/", "encoding-type");
@@ -663,7 +653,7 @@ static void test_h5mu_userblock(void **state) {
 
 static void test_nan_values(void **state) {
     (void)state;
-    need(NANF);
+    lt_need(NANF);
     lstar_h5_file *f = open_ro(NANF);
     lstar_array *a = NULL;
     OK(lstar_array_from_h5(f, "X", &a, E));
@@ -1163,7 +1153,7 @@ static void *reader(void *p) {
 
 static void test_threads(void **state) {
     (void)state;
-    need(PBMC);
+    lt_need(PBMC);
     lstar_h5_file *f = open_ro(PBMC);
     lstar_array *a = NULL;
     OK(lstar_array_from_h5(f, "X", &a, E));
@@ -1183,31 +1173,13 @@ static void test_threads(void **state) {
 }
 
 /* Every allocation failure on the open/read path fails cleanly (ASan checks leaks). */
-static int g_fail_at = -1, g_count = 0;
-static void *fmalloc(void *ud, size_t n) {
-    (void)ud;
-    if (g_fail_at >= 0 && g_count++ == g_fail_at) return NULL;
-    return malloc(n ? n : 1);
-}
-static void *frealloc(void *ud, void *p, size_t n) {
-    (void)ud;
-    if (g_fail_at >= 0 && g_count++ == g_fail_at) return NULL;
-    return realloc(p, n ? n : 1);
-}
-static void ffree(void *ud, void *p) {
-    (void)ud;
-    free(p);
-}
-
 static void test_alloc_failures(void **state) {
     (void)state;
-    need(EXAMPLE);
-    lstar_allocator al = {fmalloc, frealloc, ffree, NULL};
+    lt_need(EXAMPLE);
     int completed = 0;
     for (int k = 0; k < 200 && !completed; k++) {
-        lstar_set_allocator(&al);
-        g_fail_at = k;
-        g_count = 0;
+        lt_failing fl;
+        lt_failing_start(&fl, k + 1, 0);
         lstar_h5_file *f = NULL;
         lstar_array *a = NULL;
         lstar_strings s, co;
@@ -1226,7 +1198,7 @@ static void test_alloc_failures(void **state) {
         lstar_strings_destroy(&co);
         lstar_array_free(a);
         lstar_h5_close(f);
-        lstar_set_allocator(NULL);
+        lt_failing_stop();
     }
     assert_true(completed);
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "lstar/lstar.h"
+#include "test_support.h"
 
 #define FIXTURES LSTAR_SHARED_DATA "/kharchenkolab_lstar/conformance/fixtures"
 #define GOLDEN_V2 FIXTURES "/golden_v2.lstar.zarr"
@@ -32,17 +33,6 @@ static void ok(lstar_status st, const lstar_error *err) {
         fprintf(stderr, "status %s: %s\n", lstar_status_name(st), lstar_error_format(err, buf, sizeof buf));
     }
     assert_int_equal(st, LSTAR_OK);
-}
-
-static void rm_rf(const char *path) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    assert_int_equal(system(cmd), 0);
-}
-
-static int path_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0;
 }
 
 /* A fresh path under TMP (also clearing siblings an interrupted earlier run left). */
@@ -412,6 +402,14 @@ static const variant k_variants[] = {
     {"v3-zstd-sharded", 3, "zstd:3", "zstd", 4, 20, 2},
 };
 
+/* Array `path` of `z` has dtype `dtype`. */
+static void expect_array_dtype(lstar_zarr *z, const char *path, lstar_dtype dtype) {
+    lstar_zarr_array *za = NULL;
+    ok(lstar_zarr_array_open(z, path, &za, NULL), NULL);
+    assert_int_equal(lstar_zarr_array_dtype(za), dtype);
+    lstar_zarr_array_close(za);
+}
+
 static void check_chunking(lstar_zarr *z, const variant *v) {
     lstar_zarr_array *za = NULL;
     /* fields/counts/data: 1-D, 44 entries */
@@ -446,22 +444,14 @@ static void check_chunking(lstar_zarr *z, const variant *v) {
     assert_int_equal(lstar_zarr_array_chunks(za)[1], 3);
     lstar_zarr_array_close(za);
     /* dtypes as upstream writes them */
-    ok(lstar_zarr_array_open(z, "axes/cells/labels", &za, NULL), NULL);
-    assert_int_equal(lstar_zarr_array_dtype(za), LSTAR_DTYPE_UINT8);
-    lstar_zarr_array_close(za);
+    expect_array_dtype(z, "axes/cells/labels", LSTAR_DTYPE_UINT8);
     ok(lstar_zarr_array_open(z, "axes/cells/labels_offsets", &za, NULL), NULL);
     assert_int_equal(lstar_zarr_array_dtype(za), LSTAR_DTYPE_INT64);
     assert_int_equal(lstar_zarr_array_shape(za)[0], 13);
     lstar_zarr_array_close(za);
-    ok(lstar_zarr_array_open(z, "fields/celltype/codes", &za, NULL), NULL);
-    assert_int_equal(lstar_zarr_array_dtype(za), LSTAR_DTYPE_INT32);
-    lstar_zarr_array_close(za);
-    ok(lstar_zarr_array_open(z, "fields/qc/mask", &za, NULL), NULL);
-    assert_int_equal(lstar_zarr_array_dtype(za), LSTAR_DTYPE_UINT8);
-    lstar_zarr_array_close(za);
-    ok(lstar_zarr_array_open(z, "fields/adt/index", &za, NULL), NULL);
-    assert_int_equal(lstar_zarr_array_dtype(za), LSTAR_DTYPE_INT64);
-    lstar_zarr_array_close(za);
+    expect_array_dtype(z, "fields/celltype/codes", LSTAR_DTYPE_INT32);
+    expect_array_dtype(z, "fields/qc/mask", LSTAR_DTYPE_UINT8);
+    expect_array_dtype(z, "fields/adt/index", LSTAR_DTYPE_INT64);
 }
 
 /* Our attributes must equal upstream's, key for key (values and order). */
@@ -553,20 +543,20 @@ static void roundtrip_variant(const variant *v) {
     char key[1200];
     if (v->fmt == 2) {
         snprintf(key, sizeof key, "%s/.zmetadata", path);
-        assert_true(path_exists(key));
+        assert_true(lt_path_exists(key));
         snprintf(key, sizeof key, "%s/fields/counts/data/0", path);
-        assert_true(path_exists(key));
+        assert_true(lt_path_exists(key));
         snprintf(key, sizeof key, "%s/models/.zgroup", path);
-        assert_true(path_exists(key));
+        assert_true(lt_path_exists(key));
         snprintf(key, sizeof key, "%s/zarr.json", path);
-        assert_false(path_exists(key));
+        assert_false(lt_path_exists(key));
     } else {
         snprintf(key, sizeof key, "%s/zarr.json", path);
-        assert_true(path_exists(key));
+        assert_true(lt_path_exists(key));
         snprintf(key, sizeof key, "%s/fields/counts/data/c/0", path);
-        assert_true(path_exists(key));
+        assert_true(lt_path_exists(key));
         snprintf(key, sizeof key, "%s/.zgroup", path);
-        assert_false(path_exists(key));
+        assert_false(lt_path_exists(key));
     }
 
     /* metadata: chunking, codecs, dtypes, attributes equal to upstream */
@@ -591,7 +581,7 @@ static void roundtrip_variant(const variant *v) {
     lstar_dataset_free(back);
     lstar_dataset_free(gold);
     assert_int_equal(leftovers(v->name), 0);
-    rm_rf(path);
+    lt_rm_rf(path);
 }
 
 static void test_roundtrip_v2_none_single(void **state) { (void)state; roundtrip_variant(&k_variants[0]); }
@@ -625,8 +615,8 @@ static void test_cross_format(void **state) {
     lstar_dataset_free(back);
     lstar_dataset_free(mid);
     lstar_dataset_free(gold);
-    rm_rf(p3);
-    rm_rf(p2);
+    lt_rm_rf(p3);
+    lt_rm_rf(p2);
 }
 
 /* Attribute key order as written on disk: a v3 zarr.json keeps the upstream
@@ -688,7 +678,7 @@ static void test_v3_attr_text_order(void **state) {
     lstar_free(data);
     lstar_store_close(s);
     lstar_dataset_free(gold);
-    rm_rf(path);
+    lt_rm_rf(path);
 }
 
 /* ---- datasets built in memory ---------------------------------------------- */
@@ -817,8 +807,8 @@ static void built_roundtrip(int fmt, const char *comp, uint64_t ce, uint64_t sha
     lstar_dataset_free(back2);
     lstar_dataset_free(back);
     lstar_dataset_free(ds);
-    rm_rf(path);
-    rm_rf(path2);
+    lt_rm_rf(path);
+    lt_rm_rf(path2);
 }
 
 static void test_built_v2(void **state) { (void)state; built_roundtrip(2, NULL, 0, 0); }
@@ -889,6 +879,19 @@ static void test_collection_kind_minimal(void **state) {
     lstar_dataset_free(ds);
 }
 
+/* `ds` written to a new memory store without consolidated metadata. */
+static lstar_store *unconsolidated_copy(const lstar_dataset *ds) {
+    lstar_store *m = NULL;
+    lstar_write_options o;
+    lstar_error err;
+    lstar_error_clear(&err);
+    ok(lstar_store_new_memory(&m, NULL), NULL);
+    lstar_write_options_init(&o);
+    o.consolidate = 0;
+    ok(lstar_dataset_write_store(ds, m, &o, &err), &err);
+    return m;
+}
+
 /* What the upstream C++/R writer and minimal writers emit: role/state/
  * subtype/index_axis as "", nullable null, no dense shape, root without the
  * optional keys, partial coverage without index_axis (defaults to span[0]). */
@@ -898,15 +901,10 @@ static void put_text(lstar_store *m, const char *key, const char *text) {
 
 static void test_read_cpp_writer_variant(void **state) {
     (void)state;
-    lstar_store *m = NULL;
-    lstar_write_options o;
     lstar_error err;
     lstar_error_clear(&err);
     lstar_dataset *gold = read_path(GOLDEN_V2);
-    ok(lstar_store_new_memory(&m, NULL), NULL);
-    lstar_write_options_init(&o);
-    o.consolidate = 0;
-    ok(lstar_dataset_write_store(gold, m, &o, &err), &err);
+    lstar_store *m = unconsolidated_copy(gold);
     put_text(m, ".zattrs",
              "{\"lstar\":{\"axes\":[\"cells\",\"genes\",\"pca\",\"celltype\"],"
              "\"fields\":[\"pca\",\"celltype\",\"adt\"]}}");
@@ -969,15 +967,10 @@ static void test_read_cpp_writer_variant(void **state) {
 /* v2 without consolidation: no .zmetadata, still readable. */
 static void test_unconsolidated(void **state) {
     (void)state;
-    lstar_store *m = NULL;
     lstar_error err;
-    lstar_write_options o;
     lstar_error_clear(&err);
     lstar_dataset *gold = read_path(GOLDEN_V2);
-    ok(lstar_store_new_memory(&m, NULL), NULL);
-    lstar_write_options_init(&o);
-    o.consolidate = 0;
-    ok(lstar_dataset_write_store(gold, m, &o, &err), &err);
+    lstar_store *m = unconsolidated_copy(gold);
     assert_int_equal(lstar_store_exists(m, ".zmetadata", NULL), 0);
     assert_int_equal(lstar_store_exists(m, "fields/qc/mask/.zarray", NULL), 1);
     lstar_dataset *back = NULL;
@@ -1154,33 +1147,30 @@ static void test_write_existing_refused(void **state) {
     tmp_path(path, sizeof path, "exists.lstar.zarr");
     assert_int_equal(mkdir(path, 0777), 0);
     snprintf(marker, sizeof marker, "%s/marker", path);
-    FILE *fp = fopen(marker, "w");
-    assert_non_null(fp);
-    fputs("keep me", fp);
-    fclose(fp);
+    lt_write_text(marker, "keep me");
     lstar_dataset *gold = read_path(GOLDEN_V2);
     assert_int_equal(lstar_dataset_write(gold, path, NULL, &err), LSTAR_ERR_EXISTS);
     assert_non_null(strstr(err.where, "exists.lstar.zarr"));
-    assert_true(path_exists(marker));
+    assert_true(lt_path_exists(marker));
     assert_int_equal(leftovers("exists.lstar.zarr"), 0);
     /* with a trailing slash too */
     char slash[1100];
     snprintf(slash, sizeof slash, "%s/", path);
     assert_int_equal(lstar_dataset_write(gold, slash, NULL, NULL), LSTAR_ERR_EXISTS);
-    assert_true(path_exists(marker));
+    assert_true(lt_path_exists(marker));
 
     /* overwrite replaces it and leaves no sibling behind */
     lstar_write_options o;
     lstar_write_options_init(&o);
     o.overwrite = 1;
     ok(lstar_dataset_write(gold, slash, &o, &err), &err);
-    assert_false(path_exists(marker));
+    assert_false(lt_path_exists(marker));
     assert_int_equal(leftovers("exists.lstar.zarr"), 0);
     lstar_dataset *back = read_path(path);
     assert_same_dataset(gold, back);
     lstar_dataset_free(back);
     lstar_dataset_free(gold);
-    rm_rf(path);
+    lt_rm_rf(path);
 }
 
 static void test_write_failure_leaves_nothing(void **state) {
@@ -1192,7 +1182,7 @@ static void test_write_failure_leaves_nothing(void **state) {
     lstar_dataset *bad = build_dataset(1); /* X/values fails on read */
     assert_int_equal(lstar_dataset_write(bad, path, NULL, &err), LSTAR_ERR_IO);
     assert_non_null(strstr(err.where, "fields/X/values"));
-    assert_false(path_exists(path));
+    assert_false(lt_path_exists(path));
     assert_int_equal(leftovers("fail.lstar.zarr"), 0);
 
     /* an existing store survives a failed overwrite */
@@ -1209,7 +1199,7 @@ static void test_write_failure_leaves_nothing(void **state) {
     lstar_dataset_free(back);
     lstar_dataset_free(good);
     lstar_dataset_free(bad);
-    rm_rf(path);
+    lt_rm_rf(path);
 }
 
 static void test_write_bad_options(void **state) {
@@ -1280,37 +1270,6 @@ static void test_write_bad_options(void **state) {
 
 /* ---- allocation failures: fail the N-th allocation, N = 1, 2, … ---------- */
 
-typedef struct failing {
-    long count, fail_at, live;
-    int injected;
-} failing;
-
-static void *f_malloc(void *ud, size_t n) {
-    failing *f = ud;
-    if (++f->count == f->fail_at) {
-        f->injected = 1;
-        return NULL;
-    }
-    void *p = malloc(n ? n : 1);
-    if (p) f->live++;
-    return p;
-}
-static void *f_realloc(void *ud, void *p, size_t n) {
-    failing *f = ud;
-    if (++f->count == f->fail_at) {
-        f->injected = 1;
-        return NULL;
-    }
-    void *q = realloc(p, n ? n : 1);
-    if (q && !p) f->live++;
-    return q;
-}
-static void f_free(void *ud, void *p) {
-    failing *f = ud;
-    if (p) f->live--;
-    free(p);
-}
-
 /* Run op under an allocator failing allocation N for every N until a run
  * sees no failure; every failed run must report an error and free all. */
 /* Every N up to `dense`, then every `stride`-th (directory writes are slow
@@ -1321,15 +1280,14 @@ static void walk_failures(lstar_status (*op)(void *ud), void *ud, void (*after_f
     long n, absorbed = 0, runs = 0;
     for (n = 1; n < 200000; n = n < dense ? n + 1 : n + stride) {
         runs++;
-        failing f = {0, n, 0, 0};
-        lstar_allocator a = {f_malloc, f_realloc, f_free, &f};
-        lstar_set_allocator(&a);
+        lt_failing f;
+        lt_failing_start(&f, n, 0);
         /* jansson 2.14's parser corrupts its state when an allocation fails
          * mid-token (akheron/jansson#735), so JSON allocations are served by
          * libc here; every lstar allocation is still failed in turn. */
         json_set_alloc_funcs(malloc, free);
         lstar_status st = op(ud);
-        lstar_set_allocator(NULL);
+        lt_failing_stop();
         if (f.live != 0) fprintf(stderr, "allocation %ld failed: %ld blocks leaked (status %s)\n", n, f.live,
                                  lstar_status_name(st));
         assert_int_equal(f.live, 0);
@@ -1386,14 +1344,14 @@ static lstar_status op_write(void *ud) {
 
 static void after_failed_dir_write(void *ud) {
     write_job *j = ud;
-    assert_false(path_exists(j->path));
+    assert_false(lt_path_exists(j->path));
     assert_int_equal(leftovers("allocfail"), 0);
 }
 
 static void after_success_reset(void *ud) {
     write_job *j = ud;
-    assert_true(path_exists(j->path));
-    rm_rf(j->path);
+    assert_true(lt_path_exists(j->path));
+    lt_rm_rf(j->path);
 }
 
 static void test_write_alloc_failures(void **state) {
@@ -1411,8 +1369,8 @@ static void test_write_alloc_failures(void **state) {
     j.o.threads = 1;
     j.path = path;
     walk_failures(op_write, &j, after_failed_dir_write, after_success_reset, 20, 150);
-    assert_true(path_exists(path));
-    rm_rf(path);
+    assert_true(lt_path_exists(path));
+    lt_rm_rf(path);
     /* memory, v3, zstd, sharded, the in-memory dataset (conversions, streamed strings) */
     j.ds = built;
     lstar_write_options_init(&j.o);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "test_support.h"
 #include "lstar/lstar.h"
 #include "model/model_internal.h"
 
@@ -20,17 +21,7 @@
 static void *load(const char *rel, size_t *n) {
     char path[1024];
     snprintf(path, sizeof path, "%s%s", GOLDEN, rel);
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    void *buf = lstar_malloc(len > 0 ? (size_t)len : 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-    fclose(fp);
-    *n = (size_t)len;
-    return buf;
+    return lt_read_file(path, n);
 }
 
 /* A numeric 1-D (or given-shape) memory array from a chunk file. */

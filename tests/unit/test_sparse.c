@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
 #include "lstar/lstar.h"
 
 static lstar_array *arr(lstar_dtype t, uint64_t n, const void *data) {
@@ -336,135 +337,92 @@ static lstar_status run_err(lstar_sparse_iter *it, lstar_error *e) {
     }
 }
 
+/* The iterator over `m` (major × minor) must fail with LSTAR_ERR_CORRUPT naming array `where` (and `msg`
+ * in the message unless NULL): already when created if `at_new`, else while iterating.  Frees `m`. */
+static void expect_corrupt(csr *m, uint64_t major, uint64_t minor, int at_new, const char *where,
+                           const char *msg) {
+    lstar_error e;
+    lstar_sparse_iter *it;
+    lstar_status st = new_err(m, major, minor, &e, &it);
+    if (at_new) {
+        assert_int_equal(st, LSTAR_ERR_CORRUPT);
+        assert_null(it);
+    } else {
+        assert_int_equal(st, LSTAR_OK);
+        assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
+    }
+    assert_string_equal(e.where, where);
+    if (msg) assert_non_null(strstr(e.message, msg));
+    lstar_sparse_iter_free(it);
+    csr_free(m);
+}
+
 static void test_corrupt_indptr_start(void **state) {
     (void)state;
     const int32_t ip[] = {1, 2, 2, 3, 3, 5};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, IX5), arr(LSTAR_DTYPE_INT32, 6, ip)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_ERR_CORRUPT);
-    assert_null(it);
-    assert_string_equal(e.where, "indptr");
-    assert_non_null(strstr(e.message, "indptr[0] is 1"));
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 1, "indptr", "indptr[0] is 1");
 }
 
 static void test_corrupt_indptr_end(void **state) {
     (void)state;
     const int32_t ip[] = {0, 2, 2, 3, 3, 4};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, IX5), arr(LSTAR_DTYPE_INT32, 6, ip)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indptr");
-    assert_non_null(strstr(e.message, "indptr[5] is 4"));
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 1, "indptr", "indptr[5] is 4");
 }
 
 static void test_corrupt_indptr_decreasing(void **state) {
     (void)state;
     const int32_t ip[] = {0, 2, 1, 3, 3, 5};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, IX5), arr(LSTAR_DTYPE_INT32, 6, ip)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_OK);
-    assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indptr");
-    assert_non_null(strstr(e.message, "position 2"));
-    lstar_sparse_iter_free(it);
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 0, "indptr", "position 2");
 }
 
 static void test_corrupt_indptr_beyond_nnz(void **state) {
     (void)state;
     const int32_t ip[] = {0, 9, 9, 9, 9, 5};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, IX5), arr(LSTAR_DTYPE_INT32, 6, ip)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_OK);
-    assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indptr");
-    assert_non_null(strstr(e.message, "indptr[1] = 9"));
-    lstar_sparse_iter_free(it);
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 0, "indptr", "indptr[1] = 9");
 }
 
 static void test_corrupt_indptr_negative(void **state) {
     (void)state;
     const int64_t ip[] = {0, 2, -3, 3, 3, 5};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, IX5), arr(LSTAR_DTYPE_INT64, 6, ip)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_OK);
-    assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indptr");
-    assert_non_null(strstr(e.message, "position 2"));
-    lstar_sparse_iter_free(it);
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 0, "indptr", "position 2");
 }
 
 static void test_corrupt_indptr_length(void **state) {
     (void)state;
     csr m = make5();
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 4, 4, &e, &it), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indptr");
-    assert_non_null(strstr(e.message, "6 entries, expected 5"));
-    csr_free(&m);
+    expect_corrupt(&m, 4, 4, 1, "indptr", "6 entries, expected 5");
 }
 
 static void test_corrupt_lengths_differ(void **state) {
     (void)state;
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 4, DA5), arr(LSTAR_DTYPE_INT32, 5, IX5), arr(LSTAR_DTYPE_INT32, 6, IP5)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indices");
-    assert_non_null(strstr(e.message, "5 entries but data has 4"));
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 1, "indices", "5 entries but data has 4");
 }
 
 static void test_corrupt_index_too_large(void **state) {
     (void)state;
     const int32_t ix[] = {0, 3, 1, 4, 2}; /* 4 >= minor_len 4, at position 3 */
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, ix), arr(LSTAR_DTYPE_INT32, 6, IP5)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_OK);
-    assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indices");
-    assert_non_null(strstr(e.message, "indices[3] = 4"));
-    lstar_sparse_iter_free(it);
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 0, "indices", "indices[3] = 4");
 }
 
 static void test_corrupt_index_negative(void **state) {
     (void)state;
     const int32_t ix[] = {0, -1, 1, 0, 2};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_INT32, 5, ix), arr(LSTAR_DTYPE_INT32, 6, IP5)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_OK);
-    assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indices");
-    assert_non_null(strstr(e.message, "indices[1] = -1"));
-    lstar_sparse_iter_free(it);
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 0, "indices", "indices[1] = -1");
 }
 
 static void test_corrupt_index_uint64_huge(void **state) {
     (void)state;
     const uint64_t ix[] = {0, 3, 1, 0, 0x8000000000000002ull};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_UINT64, 5, ix), arr(LSTAR_DTYPE_INT32, 6, IP5)};
-    lstar_error e;
-    lstar_sparse_iter *it;
-    assert_int_equal(new_err(&m, 5, 4, &e, &it), LSTAR_OK);
-    assert_int_equal(run_err(it, &e), LSTAR_ERR_CORRUPT);
-    assert_string_equal(e.where, "indices");
-    assert_non_null(strstr(e.message, "indices[4]"));
-    lstar_sparse_iter_free(it);
-    csr_free(&m);
+    expect_corrupt(&m, 5, 4, 0, "indices", "indices[4]");
 }
 
 static void test_bad_arrays(void **state) {
@@ -495,42 +453,16 @@ static void test_bad_arrays(void **state) {
 
 /* ---- allocation failure walk ------------------------------------------------ */
 
-static long g_alloc_left; /* allocations allowed before failing; < 0: never fail */
-static int g_alloc_failed;
-static void *fail_malloc(void *ud, size_t n) {
-    (void)ud;
-    if (g_alloc_left == 0) {
-        g_alloc_failed = 1;
-        return NULL;
-    }
-    if (g_alloc_left > 0) g_alloc_left--;
-    return malloc(n ? n : 1);
-}
-static void *fail_realloc(void *ud, void *p, size_t n) {
-    (void)ud;
-    if (g_alloc_left == 0) {
-        g_alloc_failed = 1;
-        return NULL;
-    }
-    if (g_alloc_left > 0) g_alloc_left--;
-    return realloc(p, n ? n : 1);
-}
-static void fail_free(void *ud, void *p) {
-    (void)ud;
-    free(p);
-}
-
 static void test_allocation_failures(void **state) {
     (void)state;
     const int64_t ip[] = {0, 2, 2, 3, 3, 5};
     const uint16_t ix[] = {0, 3, 1, 0, 2};
     csr m = {arr(LSTAR_DTYPE_FLOAT32, 5, DA5), arr(LSTAR_DTYPE_UINT16, 5, ix), arr(LSTAR_DTYPE_INT64, 6, ip)};
-    const lstar_allocator a = {fail_malloc, fail_realloc, fail_free, NULL};
-    lstar_set_allocator(&a);
     long n;
     for (n = 0; n < 1000; n++) {
-        g_alloc_left = n;
-        g_alloc_failed = 0;
+        /* the first n allocations succeed, every later one fails */
+        lt_failing f;
+        lt_failing_start(&f, n + 1, 1);
         lstar_sparse_iter *it = NULL;
         lstar_status st = lstar_sparse_iter_new(m.data, m.indices, m.indptr, 5, 4, 1, &it, NULL);
         uint64_t total = 0;
@@ -542,16 +474,14 @@ static void test_allocation_failures(void **state) {
             total += b.nnz;
         }
         lstar_sparse_iter_free(it);
-        int failed = g_alloc_failed;
-        g_alloc_left = -1;
-        if (!failed) {
+        lt_failing_stop();
+        if (!f.injected) {
             assert_int_equal(st, LSTAR_OK);
             assert_int_equal(total, 5);
             break;
         }
         assert_int_equal(st, LSTAR_ERR_NOMEM);
     }
-    lstar_set_allocator(NULL);
     assert_true(n > 3 && n < 1000);
     csr_free(&m);
 }

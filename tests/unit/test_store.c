@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "lstar/lstar.h"
+#include "test_support.h"
 
 #define DATA LSTAR_SHARED_DATA
 #define ZIP_0114 DATA "/scverse_anndata/tests/data/archives/v0.11.4/adata.zarr.zip"
@@ -25,20 +26,7 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void tmp_path(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/store_%ld_%s", LSTAR_TEST_TMP, (long)getpid(), name);
-}
-
-static void rm_rf(const char *path) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    assert_int_equal(system(cmd), 0);
-}
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
+static void tmp_path(char *buf, size_t n, const char *name) { lt_tmp_path(buf, n, "store", name); }
 
 typedef struct keylist {
     char *keys[512];
@@ -88,6 +76,21 @@ static int list_dir(lstar_store *s, const char *dir, keylist *l) {
     lstar_status st = lstar_store_list_dir(s, dir, collect, l, NULL);
     assert_int_equal(st, LSTAR_OK);
     return l->n;
+}
+
+/* list_keys / list_dir must report exactly `want` (n keys, in this order). */
+static void expect_keys(int got, keylist *l, const char *what, const char *const *want, int n) {
+    if (got != n) fail_msg("%s: %d keys, expected %d", what, got, n);
+    for (int i = 0; i < n; i++) assert_string_equal(l->keys[i], want[i]);
+    keylist_free(l);
+}
+static void expect_list_keys(lstar_store *s, const char *prefix, const char *const *want, int n) {
+    keylist l;
+    expect_keys(list_keys(s, prefix, &l), &l, prefix, want, n);
+}
+static void expect_list_dir(lstar_store *s, const char *dir, const char *const *want, int n) {
+    keylist l;
+    expect_keys(list_dir(s, dir, &l), &l, dir, want, n);
 }
 
 static uint32_t crc_of(const uint8_t *d, size_t n) { return (uint32_t)crc32(crc32(0L, Z_NULL, 0), d, (uInt)n); }
@@ -226,9 +229,7 @@ static void exercise_rw_store(lstar_store *s) {
     assert_int_equal(list_keys(s, "fields/X", &l), 4); /* plain string prefix: X2 too */
     assert_string_equal(l.keys[3], "fields/X2/.zarray");
     keylist_free(&l);
-    assert_int_equal(list_keys(s, "/fields//Y/", &l), 1);
-    assert_string_equal(l.keys[0], "fields/Y/data/c/0/1");
-    keylist_free(&l);
+    expect_list_keys(s, "/fields//Y/", (const char *const[]){"fields/Y/data/c/0/1"}, 1);
     assert_int_equal(list_keys(s, "nothing/", &l), 0);
     memset(&l, 0, sizeof l);
     l.stop_after = 2;
@@ -237,24 +238,10 @@ static void exercise_rw_store(lstar_store *s) {
     keylist_free(&l);
 
     /* list_dir: sorted distinct children */
-    assert_int_equal(list_dir(s, "", &l), 3);
-    assert_string_equal(l.keys[0], ".zgroup");
-    assert_string_equal(l.keys[1], "empty");
-    assert_string_equal(l.keys[2], "fields");
-    keylist_free(&l);
-    assert_int_equal(list_dir(s, "fields", &l), 3);
-    assert_string_equal(l.keys[0], "X");
-    assert_string_equal(l.keys[1], "X2");
-    assert_string_equal(l.keys[2], "Y");
-    keylist_free(&l);
-    assert_int_equal(list_dir(s, "/fields/X/", &l), 3);
-    assert_string_equal(l.keys[0], ".zarray");
-    assert_string_equal(l.keys[1], "0.0");
-    assert_string_equal(l.keys[2], "0.1");
-    keylist_free(&l);
-    assert_int_equal(list_dir(s, "fields/Y/data", &l), 1);
-    assert_string_equal(l.keys[0], "c");
-    keylist_free(&l);
+    expect_list_dir(s, "", (const char *const[]){".zgroup", "empty", "fields"}, 3);
+    expect_list_dir(s, "fields", (const char *const[]){"X", "X2", "Y"}, 3);
+    expect_list_dir(s, "/fields/X/", (const char *const[]){".zarray", "0.0", "0.1"}, 3);
+    expect_list_dir(s, "fields/Y/data", (const char *const[]){"c"}, 1);
     assert_int_equal(list_dir(s, "fields/X/0.0", &l), 0); /* a key, not a directory */
     assert_int_equal(list_dir(s, "fie", &l), 0);
 
@@ -311,7 +298,7 @@ static void test_dir_store(void **state) {
     (void)state;
     char root[512], p[1024];
     tmp_path(root, sizeof root, "dir");
-    rm_rf(root);
+    lt_rm_rf(root);
     lstar_store *s = NULL;
     lstar_error e;
     lstar_error_clear(&e);
@@ -327,17 +314,14 @@ static void test_dir_store(void **state) {
 
     /* files are where the keys say, no temporaries left behind */
     snprintf(p, sizeof p, "%s/nested/deeper/fields/Y/data/c/0/1", root);
-    assert_true(file_exists(p));
+    assert_true(lt_path_exists(p));
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -name '.lstar-tmp-*')\"", root);
     assert_int_equal(system(cmd), 0);
 
     /* a stray temp file and an empty directory are not keys */
     snprintf(p, sizeof p, "%s/nested/deeper/fields/.lstar-tmp-1-2", root);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs("junk", f);
-    fclose(f);
+    lt_write_text(p, "junk");
     snprintf(p, sizeof p, "%s/nested/deeper/emptydir", root);
     assert_int_equal(mkdir(p, 0777), 0);
 
@@ -373,7 +357,7 @@ static void test_dir_store(void **state) {
     assert_null(s);
     assert_non_null(strstr(e.message, "zip"));
     assert_int_equal(lstar_store_open_dir(p, LSTAR_STORE_READ, &s, NULL), LSTAR_ERR_FORMAT);
-    rm_rf(root);
+    lt_rm_rf(root);
 }
 
 /* A key whose parent is a file cannot be created; the error names the key. */
@@ -381,7 +365,7 @@ static void test_dir_store_parent_is_file(void **state) {
     (void)state;
     char root[512];
     tmp_path(root, sizeof root, "pfile");
-    rm_rf(root);
+    lt_rm_rf(root);
     lstar_store *s = NULL;
     lstar_error e;
     assert_int_equal(lstar_store_open_dir(root, LSTAR_STORE_WRITE | LSTAR_STORE_CREATE, &s, NULL), LSTAR_OK);
@@ -391,7 +375,7 @@ static void test_dir_store_parent_is_file(void **state) {
     assert_int_equal(lstar_store_exists(s, "a/b", NULL), 0);
     assert_get(s, "a", "1");
     lstar_store_close(s);
-    rm_rf(root);
+    lt_rm_rf(root);
 }
 
 /* ---- custom backend through lstar_store_from_ops -------------------------- */
@@ -443,10 +427,7 @@ static void test_from_ops(void **state) {
     assert_memory_equal(buf, "ell", 3);
     assert_int_equal(lstar_store_get_range(s, "k", 3, 3, buf, NULL), LSTAR_ERR_CORRUPT);
     assert_int_equal(lstar_store_set(s, "k", "x", 1, NULL), LSTAR_ERR_READONLY);
-    keylist l;
-    assert_int_equal(list_dir(s, "", &l), 1);
-    assert_string_equal(l.keys[0], "k");
-    keylist_free(&l);
+    expect_list_dir(s, "", (const char *const[]){"k"}, 1);
     lstar_store_close(s);
     assert_int_equal(g_closed, 3);
 }
@@ -454,7 +435,7 @@ static void test_from_ops(void **state) {
 /* ---- zip: real archives -------------------------------------------------- */
 
 static lstar_store *open_zip_or_skip(const char *path) {
-    if (!file_exists(path)) {
+    if (!lt_path_exists(path)) {
         print_message("shared data file %s is absent: skipping\n", path);
         skip();
     }
@@ -578,13 +559,10 @@ static void test_zip_pbmc68k(void **state) {
 /* ---- zip: archives built here -------------------------------------------- */
 
 static int run_python(const char *script) {
-    if (!file_exists(PYTHON)) return -1;
+    if (!lt_path_exists(PYTHON)) return -1;
     char path[512];
     tmp_path(path, sizeof path, "mkzip.py");
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(script, f);
-    fclose(f);
+    lt_write_text(path, script);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "%s '%s'", PYTHON, path);
     int rc = system(cmd);
@@ -624,12 +602,7 @@ static void test_zip_python_built(void **state) {
     lstar_status st = lstar_store_open_zip(zpath, &s, &e); /* junk first: open_zip, not the sniffer */
     if (st != LSTAR_OK) print_message("%s\n", e.message);
     assert_int_equal(st, LSTAR_OK);
-    keylist l;
-    assert_int_equal(list_keys(s, "", &l), 3);
-    assert_string_equal(l.keys[0], "a/.zarray");
-    assert_string_equal(l.keys[1], "a/0.0");
-    assert_string_equal(l.keys[2], "a/0.1");
-    keylist_free(&l);
+    expect_list_keys(s, "", (const char *const[]){"a/.zarray", "a/0.0", "a/0.1"}, 3);
     assert_get(s, "a/.zarray", "{\"new\": true}");
     assert_get(s, "a/0.1", "stored bytes");
     uint8_t *d = NULL;
@@ -648,18 +621,6 @@ static void test_zip_python_built(void **state) {
 /* Hand-written ZIP64 archive: a 5 GiB sparse file whose second entry's local
  * header lies beyond 4 GiB (offset in the ZIP64 extra field), sizes given as
  * 0xFFFFFFFF + extra, and a ZIP64 end of central directory + locator. */
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static void pwrite_all(int fd, const void *b, size_t n, uint64_t off) {
     assert_int_equal(pwrite(fd, b, n, (off_t)off), (ssize_t)n);
@@ -678,85 +639,85 @@ static void test_zip64_beyond_4gib(void **state) {
     uint8_t h[128];
     /* entry 1: plain local header at 0 */
     memset(h, 0, sizeof h);
-    put32(h, 0x04034b50u);
-    put16(h + 4, 20);
-    put32(h + 14, c1);
-    put32(h + 18, (uint32_t)l1);
-    put32(h + 22, (uint32_t)l1);
-    put16(h + 26, (uint16_t)strlen(n1));
+    lt_put_le32(h, 0x04034b50u);
+    lt_put_le16(h + 4, 20);
+    lt_put_le32(h + 14, c1);
+    lt_put_le32(h + 18, (uint32_t)l1);
+    lt_put_le32(h + 22, (uint32_t)l1);
+    lt_put_le16(h + 26, (uint16_t)strlen(n1));
     memcpy(h + 30, n1, strlen(n1));
     pwrite_all(fd, h, 30 + strlen(n1), 0);
     pwrite_all(fd, d1, l1, 30 + strlen(n1));
     /* entry 2 at 5 GiB: ZIP64 local header (sizes in extra) */
     uint64_t lho2 = 5ull << 30;
     memset(h, 0, sizeof h);
-    put32(h, 0x04034b50u);
-    put16(h + 4, 45);
-    put32(h + 14, c2);
-    put32(h + 18, 0xFFFFFFFFu);
-    put32(h + 22, 0xFFFFFFFFu);
-    put16(h + 26, (uint16_t)strlen(n2));
-    put16(h + 28, 20);
+    lt_put_le32(h, 0x04034b50u);
+    lt_put_le16(h + 4, 45);
+    lt_put_le32(h + 14, c2);
+    lt_put_le32(h + 18, 0xFFFFFFFFu);
+    lt_put_le32(h + 22, 0xFFFFFFFFu);
+    lt_put_le16(h + 26, (uint16_t)strlen(n2));
+    lt_put_le16(h + 28, 20);
     memcpy(h + 30, n2, strlen(n2));
     uint8_t *x = h + 30 + strlen(n2);
-    put16(x, 1);
-    put16(x + 2, 16);
-    put64(x + 4, l2);
-    put64(x + 12, l2);
+    lt_put_le16(x, 1);
+    lt_put_le16(x + 2, 16);
+    lt_put_le64(x + 4, l2);
+    lt_put_le64(x + 12, l2);
     size_t lh2 = 30 + strlen(n2) + 20;
     pwrite_all(fd, h, lh2, lho2);
     pwrite_all(fd, d2, l2, lho2 + lh2);
     /* central directory */
     uint64_t cd = lho2 + lh2 + l2, pos = cd;
     memset(h, 0, sizeof h);
-    put32(h, 0x02014b50u);
-    put16(h + 4, 45);
-    put16(h + 6, 20);
-    put32(h + 16, c1);
-    put32(h + 20, (uint32_t)l1);
-    put32(h + 24, (uint32_t)l1);
-    put16(h + 28, (uint16_t)strlen(n1));
+    lt_put_le32(h, 0x02014b50u);
+    lt_put_le16(h + 4, 45);
+    lt_put_le16(h + 6, 20);
+    lt_put_le32(h + 16, c1);
+    lt_put_le32(h + 20, (uint32_t)l1);
+    lt_put_le32(h + 24, (uint32_t)l1);
+    lt_put_le16(h + 28, (uint16_t)strlen(n1));
     memcpy(h + 46, n1, strlen(n1));
     pwrite_all(fd, h, 46 + strlen(n1), pos);
     pos += 46 + strlen(n1);
     memset(h, 0, sizeof h);
-    put32(h, 0x02014b50u);
-    put16(h + 4, 45);
-    put16(h + 6, 45);
-    put32(h + 16, c2);
-    put32(h + 20, 0xFFFFFFFFu);
-    put32(h + 24, 0xFFFFFFFFu);
-    put16(h + 28, (uint16_t)strlen(n2));
-    put16(h + 30, 28);
-    put32(h + 42, 0xFFFFFFFFu);
+    lt_put_le32(h, 0x02014b50u);
+    lt_put_le16(h + 4, 45);
+    lt_put_le16(h + 6, 45);
+    lt_put_le32(h + 16, c2);
+    lt_put_le32(h + 20, 0xFFFFFFFFu);
+    lt_put_le32(h + 24, 0xFFFFFFFFu);
+    lt_put_le16(h + 28, (uint16_t)strlen(n2));
+    lt_put_le16(h + 30, 28);
+    lt_put_le32(h + 42, 0xFFFFFFFFu);
     memcpy(h + 46, n2, strlen(n2));
     x = h + 46 + strlen(n2);
-    put16(x, 1);
-    put16(x + 2, 24);
-    put64(x + 4, l2);  /* uncompressed */
-    put64(x + 12, l2); /* compressed */
-    put64(x + 20, lho2);
+    lt_put_le16(x, 1);
+    lt_put_le16(x + 2, 24);
+    lt_put_le64(x + 4, l2);  /* uncompressed */
+    lt_put_le64(x + 12, l2); /* compressed */
+    lt_put_le64(x + 20, lho2);
     pwrite_all(fd, h, 46 + strlen(n2) + 28, pos);
     pos += 46 + strlen(n2) + 28;
     uint64_t cd_size = pos - cd, z64 = pos;
     /* ZIP64 EOCD record, locator, EOCD */
     memset(h, 0, sizeof h);
-    put32(h, 0x06064b50u);
-    put64(h + 4, 44);
-    put16(h + 12, 45);
-    put16(h + 14, 45);
-    put64(h + 24, 2);
-    put64(h + 32, 2);
-    put64(h + 40, cd_size);
-    put64(h + 48, cd);
-    put32(h + 56, 0x07064b50u);
-    put64(h + 64, z64);
-    put32(h + 72, 1);
-    put32(h + 76, 0x06054b50u);
-    put16(h + 84, 0xFFFF);
-    put16(h + 86, 0xFFFF);
-    put32(h + 88, 0xFFFFFFFFu);
-    put32(h + 92, 0xFFFFFFFFu);
+    lt_put_le32(h, 0x06064b50u);
+    lt_put_le64(h + 4, 44);
+    lt_put_le16(h + 12, 45);
+    lt_put_le16(h + 14, 45);
+    lt_put_le64(h + 24, 2);
+    lt_put_le64(h + 32, 2);
+    lt_put_le64(h + 40, cd_size);
+    lt_put_le64(h + 48, cd);
+    lt_put_le32(h + 56, 0x07064b50u);
+    lt_put_le64(h + 64, z64);
+    lt_put_le32(h + 72, 1);
+    lt_put_le32(h + 76, 0x06054b50u);
+    lt_put_le16(h + 84, 0xFFFF);
+    lt_put_le16(h + 86, 0xFFFF);
+    lt_put_le32(h + 88, 0xFFFFFFFFu);
+    lt_put_le32(h + 92, 0xFFFFFFFFu);
     pwrite_all(fd, h, 98, pos);
     close(fd);
 
@@ -833,6 +794,22 @@ static void *reader_thread(void *p) {
     return NULL;
 }
 
+/* Run `body` on 4 threads sharing `s` (thread ids 0-3); every thread must report no failure. */
+static void run_threads(lstar_store *s, void *(*body)(void *)) {
+    pthread_t t[4];
+    thr_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i].s = s;
+        a[i].id = i;
+        a[i].failures = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, body, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+}
+
 static void concurrent_rw(lstar_store *s) {
     char k[64], v[64];
     for (int i = 0; i < 20; i++) {
@@ -840,18 +817,7 @@ static void concurrent_rw(lstar_store *s) {
         snprintf(v, sizeof v, "value-%d-%d", i, i * i);
         assert_int_equal(lstar_store_set(s, k, v, strlen(v), NULL), LSTAR_OK);
     }
-    pthread_t t[4];
-    thr_arg a[4];
-    for (int i = 0; i < 4; i++) {
-        a[i].s = s;
-        a[i].id = i;
-        a[i].failures = 0;
-        assert_int_equal(pthread_create(&t[i], NULL, reader_thread, &a[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(a[i].failures, 0);
-    }
+    run_threads(s, reader_thread);
     keylist l;
     memset(&l, 0, sizeof l);
     assert_int_equal(list_dir(s, "w", &l), 4);
@@ -877,12 +843,12 @@ static void test_concurrent_dir(void **state) {
     (void)state;
     char root[512];
     tmp_path(root, sizeof root, "conc");
-    rm_rf(root);
+    lt_rm_rf(root);
     lstar_store *s = NULL;
     assert_int_equal(lstar_store_open_dir(root, LSTAR_STORE_WRITE | LSTAR_STORE_CREATE, &s, NULL), LSTAR_OK);
     concurrent_rw(s);
     lstar_store_close(s);
-    rm_rf(root);
+    lt_rm_rf(root);
 }
 
 static void *zip_reader_thread(void *p) {
@@ -901,48 +867,12 @@ static void *zip_reader_thread(void *p) {
 static void test_concurrent_zip(void **state) {
     (void)state;
     lstar_store *s = open_zip_or_skip(ZIP_070);
-    pthread_t t[4];
-    thr_arg a[4];
-    for (int i = 0; i < 4; i++) {
-        a[i].s = s;
-        a[i].id = i;
-        a[i].failures = 0;
-        assert_int_equal(pthread_create(&t[i], NULL, zip_reader_thread, &a[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(a[i].failures, 0);
-    }
+    run_threads(s, zip_reader_thread);
     lstar_store_close(s);
 }
 
 
 /* ---- allocation failure: every failing allocation is reported, nothing leaks ---- */
-
-static long g_alloc_left; /* allocations allowed before failing; < 0: never fail */
-static int g_alloc_failed;
-static void *fail_malloc(void *ud, size_t n) {
-    (void)ud;
-    if (g_alloc_left == 0) {
-        g_alloc_failed = 1;
-        return NULL;
-    }
-    if (g_alloc_left > 0) g_alloc_left--;
-    return malloc(n ? n : 1);
-}
-static void *fail_realloc(void *ud, void *p, size_t n) {
-    (void)ud;
-    if (g_alloc_left == 0) {
-        g_alloc_failed = 1;
-        return NULL;
-    }
-    if (g_alloc_left > 0) g_alloc_left--;
-    return realloc(p, n ? n : 1);
-}
-static void fail_free(void *ud, void *p) {
-    (void)ud;
-    free(p);
-}
 
 static int count_cb(void *ud, const char *key) {
     (void)key;
@@ -986,28 +916,25 @@ static lstar_status alloc_scenario(const char *root) {
 
 static void test_allocation_failures(void **state) {
     (void)state;
-    if (!file_exists(ZIP_070)) skip();
+    if (!lt_path_exists(ZIP_070)) skip();
     char root[512];
     tmp_path(root, sizeof root, "allocfail");
-    const lstar_allocator a = {fail_malloc, fail_realloc, fail_free, NULL};
-    lstar_set_allocator(&a);
     long n;
     for (n = 0; n < 10000; n++) {
-        g_alloc_left = n;
-        g_alloc_failed = 0;
+        /* the first n allocations succeed, every later one fails */
+        lt_failing f;
+        lt_failing_start(&f, n + 1, 1);
         lstar_status st = alloc_scenario(root);
-        if (!g_alloc_failed) {
-            g_alloc_left = -1;
+        lt_failing_stop();
+        if (!f.injected) {
             assert_int_equal(st, LSTAR_OK);
             break;
         }
-        g_alloc_left = -1;
         if (st != LSTAR_ERR_NOMEM) print_message("allocation %ld failed, got %s\n", n, lstar_status_name(st));
         assert_int_equal(st, LSTAR_ERR_NOMEM);
     }
-    lstar_set_allocator(NULL);
     assert_true(n > 20 && n < 10000);
-    rm_rf(root);
+    lt_rm_rf(root);
 }
 
 int main(void) {

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
 #include "lstar/alloc.h"
 #include "lstar/array.h"
 #include "lstar/codec.h"
@@ -20,13 +21,6 @@
 #include "lstar/zarr.h"
 
 /* The same, with an explicit error record named e_ in the expression. */
-#define OKE(expr)                                                                                             \
-    do {                                                                                                      \
-        lstar_error e_;                                                                                       \
-        lstar_error_clear(&e_);                                                                               \
-        lstar_status s_ = (expr);                                                                             \
-        if (s_ != LSTAR_OK) fail_msg("%s failed: %s: %s (%s)", #expr, e_.where, e_.message, lstar_status_name(s_)); \
-    } while (0)
 
 static lstar_store *mem_store(void) {
     lstar_store *s = NULL;

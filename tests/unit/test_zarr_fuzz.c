@@ -13,17 +13,11 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
 #include "lstar/alloc.h"
 #include "lstar/store.h"
 #include "lstar/zarr.h"
 
-#define OKE(expr)                                                                                             \
-    do {                                                                                                      \
-        lstar_error e_;                                                                                       \
-        lstar_error_clear(&e_);                                                                               \
-        lstar_status s_ = (expr);                                                                             \
-        if (s_ != LSTAR_OK) fail_msg("%s failed: %s: %s (%s)", #expr, e_.where, e_.message, lstar_status_name(s_)); \
-    } while (0)
 
 typedef struct object {
     char *key;

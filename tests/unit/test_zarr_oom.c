@@ -13,40 +13,10 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
 #include "lstar/alloc.h"
 #include "lstar/store.h"
 #include "lstar/zarr.h"
-
-static long g_count, g_fail_at, g_live;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void *t_malloc(void *ud, size_t n) {
-    (void)ud;
-    pthread_mutex_lock(&g_mu);
-    long c = ++g_count;
-    int fail = g_fail_at && c == g_fail_at;
-    if (!fail) g_live++;
-    pthread_mutex_unlock(&g_mu);
-    return fail ? NULL : malloc(n ? n : 1);
-}
-
-static void *t_realloc(void *ud, void *p, size_t n) {
-    (void)ud;
-    pthread_mutex_lock(&g_mu);
-    long c = ++g_count;
-    int fail = g_fail_at && c == g_fail_at;
-    if (!fail && !p) g_live++;
-    pthread_mutex_unlock(&g_mu);
-    return fail ? NULL : realloc(p, n ? n : 1);
-}
-
-static void t_free(void *ud, void *p) {
-    (void)ud;
-    pthread_mutex_lock(&g_mu);
-    g_live--;
-    pthread_mutex_unlock(&g_mu);
-    free(p);
-}
 
 #define CHECK(expr)                                                                                           \
     do {                                                                                                      \
@@ -159,17 +129,15 @@ done:
 }
 
 static void walk(int fmt) {
-    lstar_allocator al = {t_malloc, t_realloc, t_free, NULL};
-    lstar_set_allocator(&al);
     long n;
     int failures = 0;
     for (n = 1; n < 20000; n++) {
-        g_count = 0;
-        g_live = 0;
-        g_fail_at = n;
+        lt_failing f;
+        lt_failing_start(&f, n, 0);
         lstar_status st = scenario(fmt);
-        if (g_live != 0) fail_msg("format %d: failing allocation %ld leaves %ld live allocations", fmt, n, g_live);
-        if (g_count < n) { /* nothing was failed: the scenario must have succeeded */
+        lt_failing_stop();
+        if (f.live != 0) fail_msg("format %d: failing allocation %ld leaves %ld live allocations", fmt, n, f.live);
+        if (f.count < n) { /* nothing was failed: the scenario must have succeeded */
             if (st != LSTAR_OK) fail_msg("format %d: scenario fails without an allocation failure", fmt);
             break;
         }
@@ -177,8 +145,6 @@ static void walk(int fmt) {
          * allocation fails, so a run with an injected failure may still succeed. */
         failures += st != LSTAR_OK;
     }
-    lstar_set_allocator(NULL);
-    g_fail_at = 0;
     assert_true(n < 20000);
     if (failures <= 100) fail_msg("format %d: only %d runs failed", fmt, failures);
 }

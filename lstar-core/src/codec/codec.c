@@ -56,8 +56,11 @@ static size_t effective_itemsize(lstar_dtype dtype, size_t itemsize) {
     return itemsize ? itemsize : lstar_dtype_size(dtype);
 }
 
-static void codec_defaults(lstar_codec *c, lstar_codec_kind kind, lstar_dtype dtype, size_t itemsize) {
+/* A new codec of `kind` with the numcodecs defaults; NULL when out of memory. */
+static lstar_codec *codec_new(lstar_codec_kind kind, lstar_dtype dtype, size_t itemsize) {
     size_t isz = effective_itemsize(dtype, itemsize);
+    lstar_codec *c = lstar_malloc(sizeof *c);
+    if (!c) return NULL;
     memset(c, 0, sizeof *c);
     c->kind = kind;
     switch (kind) {
@@ -79,6 +82,7 @@ static void codec_defaults(lstar_codec *c, lstar_codec_kind kind, lstar_dtype dt
     case LSTAR_CODEC_CRC32C:
     case LSTAR_CODEC_FLETCHER32: break;
     }
+    return c;
 }
 
 /* Delta supports the little-endian (or 1-byte) ints, uints and floats with astype == dtype. */
@@ -351,12 +355,10 @@ lstar_status lstar_codec_from_json(const char *json_config, lstar_dtype dtype, s
         st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, NULL, "unknown codec '%s'", name);
         goto done;
     }
-    c = lstar_malloc(sizeof *c);
-    if (!c) {
+    if (!(c = codec_new(row->kind, dtype, itemsize))) {
         st = LSTAR_NOMEM(err, NULL);
         goto done;
     }
-    codec_defaults(c, row->kind, dtype, itemsize);
     LSTAR_CHECK(parse_params(c, name, cfg, err));
     *out = c;
     c = NULL;
@@ -421,12 +423,10 @@ lstar_status lstar_codec_from_spec(const char *spec, lstar_dtype dtype, size_t i
                         part[0]);
         goto done;
     }
-    c = lstar_malloc(sizeof *c);
-    if (!c) {
+    if (!(c = codec_new(row->kind, dtype, itemsize))) {
         st = LSTAR_NOMEM(err, NULL);
         goto done;
     }
-    codec_defaults(c, row->kind, dtype, itemsize);
     long long v;
     switch (row->kind) {
     case LSTAR_CODEC_ZLIB:

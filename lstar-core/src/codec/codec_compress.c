@@ -33,6 +33,46 @@ static size_t first_guess(size_t in_size, size_t hard_cap) {
     return g > hard_cap ? hard_cap : g;
 }
 
+/* Grow a streaming decoder's output *bufp (capacity *capp, decoding `in_size` input bytes) towards hard_cap. */
+static lstar_status grow_out(uint8_t **bufp, size_t *capp, size_t in_size, size_t hard_cap, lstar_error *err) {
+    size_t ncap = *capp ? grow_cap(*capp, hard_cap) : first_guess(in_size, hard_cap);
+    uint8_t *nb = lstar_realloc(*bufp, ncap);
+    if (!nb) return LSTAR_NOMEM(err, NULL);
+    *bufp = nb;
+    *capp = ncap;
+    return LSTAR_OK;
+}
+
+/* Hand over the output of a streaming decode that returned `st`: shrunk to its size, a 1-byte block for an
+ * empty result; freed on failure. */
+static lstar_status stream_result(lstar_status st, uint8_t *buf, size_t produced, uint8_t **out, size_t *out_size,
+                                  lstar_error *err) {
+    if (st == LSTAR_OK && !buf && !(buf = lstar_codec_alloc_out(0))) st = LSTAR_NOMEM(err, NULL);
+    if (st != LSTAR_OK) {
+        lstar_free(buf);
+        return st;
+    }
+    *out = shrink(buf, produced);
+    *out_size = produced;
+    return LSTAR_OK;
+}
+
+/* Decode a stream whose header declared its decoded size (already checked against the caller's limit)
+ * into a new buffer of exactly that size. */
+static lstar_status decode_declared(const lstar_codec *c, lstar_codec_decode_into_fn into, const uint8_t *in,
+                                    size_t n, size_t declared, uint8_t **out, size_t *out_size, lstar_error *err) {
+    uint8_t *buf = lstar_codec_alloc_out(declared);
+    if (!buf) return LSTAR_NOMEM(err, NULL);
+    lstar_status st = into(c, in, n, buf, declared, err);
+    if (st != LSTAR_OK) {
+        lstar_free(buf);
+        return st;
+    }
+    *out = buf;
+    *out_size = declared;
+    return LSTAR_OK;
+}
+
 /* ---- deflate family ---------------------------------------------------------------------------- */
 
 static lstar_status deflate_encode(const lstar_codec *c, int gzip, const uint8_t *in, size_t n, uint8_t **out,
@@ -101,14 +141,7 @@ static lstar_status inflate_stream(int gzip, const uint8_t *in, size_t n, size_t
             dst = *bufp + pos;
             room = *capp - pos;
         } else if (*capp < hard_cap) {
-            size_t ncap = *capp ? grow_cap(*capp, hard_cap) : first_guess(n, hard_cap);
-            uint8_t *nb = lstar_realloc(*bufp, ncap);
-            if (!nb) {
-                st = LSTAR_NOMEM(err, NULL);
-                goto done;
-            }
-            *bufp = nb;
-            *capp = ncap;
+            LSTAR_CHECK(grow_out(bufp, capp, n, hard_cap, err));
             continue;
         } else {
             st = LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "%s: data decodes to more than the %zu-byte limit", id, limit);
@@ -198,15 +231,7 @@ static lstar_status inflate_alloc(int gzip, const uint8_t *in, size_t n, size_t 
     uint8_t *buf = NULL;
     size_t cap = 0, produced = 0;
     lstar_status st = inflate_stream(gzip, in, n, max_size, &buf, &cap, &produced, err);
-    if (st != LSTAR_OK) {
-        lstar_free(buf);
-        return st;
-    }
-    if (!buf) buf = lstar_codec_alloc_out(0);
-    if (!buf) return LSTAR_NOMEM(err, NULL);
-    *out = shrink(buf, produced);
-    *out_size = produced;
-    return LSTAR_OK;
+    return stream_result(st, buf, produced, out, out_size, err);
 }
 
 lstar_status lstar_codec_zlib_encode(const lstar_codec *c, const uint8_t *in, size_t n, uint8_t **out,
@@ -297,14 +322,7 @@ static lstar_status zstd_stream(const uint8_t *in, size_t n, int growable, size_
             dst = *bufp + pos;
             room = *capp - pos;
         } else if (growable && *capp < hard_cap) {
-            size_t ncap = *capp ? grow_cap(*capp, hard_cap) : first_guess(n, hard_cap);
-            uint8_t *nb = lstar_realloc(*bufp, ncap);
-            if (!nb) {
-                st = LSTAR_NOMEM(err, NULL);
-                goto done;
-            }
-            *bufp = nb;
-            *capp = ncap;
+            LSTAR_CHECK(grow_out(bufp, capp, n, hard_cap, err));
             continue;
         } else if (growable) {
             st = LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "zstd: data decodes to more than the %zu-byte limit", limit);
@@ -411,25 +429,10 @@ lstar_status lstar_codec_zstd_decode_alloc(const lstar_codec *c, const uint8_t *
         if (total > max_size)
             return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL,
                               "zstd: frame declares %llu decoded bytes, above the %zu-byte limit", total, max_size);
-        buf = lstar_codec_alloc_out((size_t)total);
-        if (!buf) return LSTAR_NOMEM(err, NULL);
-        st = lstar_codec_zstd_decode_into(c, in, n, buf, (size_t)total, err);
-        produced = (size_t)total;
-    } else {
-        st = zstd_stream(in, n, 1, max_size, &buf, &cap, &produced, err);
-        if (st == LSTAR_OK && !buf) {
-            buf = lstar_codec_alloc_out(0);
-            if (!buf) st = LSTAR_NOMEM(err, NULL);
-        }
-        if (st == LSTAR_OK) buf = shrink(buf, produced);
+        return decode_declared(c, lstar_codec_zstd_decode_into, in, n, (size_t)total, out, out_size, err);
     }
-    if (st != LSTAR_OK) {
-        lstar_free(buf);
-        return st;
-    }
-    *out = buf;
-    *out_size = produced;
-    return LSTAR_OK;
+    st = zstd_stream(in, n, 1, max_size, &buf, &cap, &produced, err);
+    return stream_result(st, buf, produced, out, out_size, err);
 }
 
 /* ---- blosc (c-blosc 1 frame) ------------------------------------------------------------------- */
@@ -496,16 +499,7 @@ lstar_status lstar_codec_blosc_decode_alloc(const lstar_codec *c, const uint8_t 
     if (nbytes > max_size)
         return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL,
                           "blosc: frame declares %zu decoded bytes, above the %zu-byte limit", nbytes, max_size);
-    uint8_t *buf = lstar_codec_alloc_out(nbytes);
-    if (!buf) return LSTAR_NOMEM(err, NULL);
-    st = lstar_codec_blosc_decode_into(c, in, n, buf, nbytes, err);
-    if (st != LSTAR_OK) {
-        lstar_free(buf);
-        return st;
-    }
-    *out = buf;
-    *out_size = nbytes;
-    return LSTAR_OK;
+    return decode_declared(c, lstar_codec_blosc_decode_into, in, n, nbytes, out, out_size, err);
 }
 
 /* ---- lz4 (numcodecs: 4-byte LE decoded size + one raw LZ4 block) ------------------------------ */
@@ -572,14 +566,5 @@ lstar_status lstar_codec_lz4_decode_alloc(const lstar_codec *c, const uint8_t *i
     if (d > max_size)
         return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL,
                           "lz4: size prefix says %zu decoded bytes, above the %zu-byte limit", d, max_size);
-    uint8_t *buf = lstar_codec_alloc_out(d);
-    if (!buf) return LSTAR_NOMEM(err, NULL);
-    st = lstar_codec_lz4_decode_into(c, in, n, buf, d, err);
-    if (st != LSTAR_OK) {
-        lstar_free(buf);
-        return st;
-    }
-    *out = buf;
-    *out_size = d;
-    return LSTAR_OK;
+    return decode_declared(c, lstar_codec_lz4_decode_into, in, n, d, out, out_size, err);
 }

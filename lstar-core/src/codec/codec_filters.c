@@ -22,52 +22,51 @@
     for (size_t i = 0; i < nelem; i++)                                                                        \
         for (size_t j = 0; j < (ES); j++) out[i * (ES) + j] = in[j * nelem + i];
 
-void lstar_shuffle_bytes(size_t es, const uint8_t *in, uint8_t *out, size_t n) {
+/* HDF5 / numcodecs byte planes: shuffling (inverse = 0) moves byte j of element i to out[j * nelem + i],
+ * unshuffling (inverse = 1) moves it back.  The trailing n % es bytes are copied unchanged. */
+static void byte_planes(size_t es, const uint8_t *in, uint8_t *out, size_t n, int inverse) {
     size_t nelem = es ? n / es : 0;
     if (es <= 1 || nelem <= 1) {
         if (n) memcpy(out, in, n);
         return;
     }
-    switch (es) {
-    case 2: SHUFFLE_LOOP_(2) break;
-    case 4: SHUFFLE_LOOP_(4) break;
-    case 8: SHUFFLE_LOOP_(8) break;
-    case 16: SHUFFLE_LOOP_(16) break;
-    default:
-        /* Plane by plane: sequential writes, strided reads. */
-        for (size_t j = 0; j < es; j++) {
-            uint8_t *dst = out + j * nelem;
-            const uint8_t *src = in + j;
-            for (size_t i = 0; i < nelem; i++) dst[i] = src[i * es];
+    if (!inverse) {
+        switch (es) {
+        case 2: SHUFFLE_LOOP_(2) break;
+        case 4: SHUFFLE_LOOP_(4) break;
+        case 8: SHUFFLE_LOOP_(8) break;
+        case 16: SHUFFLE_LOOP_(16) break;
+        default:
+            /* Plane by plane: sequential writes, strided reads. */
+            for (size_t j = 0; j < es; j++) {
+                uint8_t *dst = out + j * nelem;
+                const uint8_t *src = in + j;
+                for (size_t i = 0; i < nelem; i++) dst[i] = src[i * es];
+            }
+            break;
         }
-        break;
+    } else {
+        switch (es) {
+        case 2: UNSHUFFLE_LOOP_(2) break;
+        case 4: UNSHUFFLE_LOOP_(4) break;
+        case 8: UNSHUFFLE_LOOP_(8) break;
+        case 16: UNSHUFFLE_LOOP_(16) break;
+        default:
+            for (size_t j = 0; j < es; j++) {
+                const uint8_t *src = in + j * nelem;
+                uint8_t *dst = out + j;
+                for (size_t i = 0; i < nelem; i++) dst[i * es] = src[i];
+            }
+            break;
+        }
     }
     size_t done = nelem * es;
     if (n > done) memcpy(out + done, in + done, n - done);
 }
 
-void lstar_unshuffle_bytes(size_t es, const uint8_t *in, uint8_t *out, size_t n) {
-    size_t nelem = es ? n / es : 0;
-    if (es <= 1 || nelem <= 1) {
-        if (n) memcpy(out, in, n);
-        return;
-    }
-    switch (es) {
-    case 2: UNSHUFFLE_LOOP_(2) break;
-    case 4: UNSHUFFLE_LOOP_(4) break;
-    case 8: UNSHUFFLE_LOOP_(8) break;
-    case 16: UNSHUFFLE_LOOP_(16) break;
-    default:
-        for (size_t j = 0; j < es; j++) {
-            const uint8_t *src = in + j * nelem;
-            uint8_t *dst = out + j;
-            for (size_t i = 0; i < nelem; i++) dst[i * es] = src[i];
-        }
-        break;
-    }
-    size_t done = nelem * es;
-    if (n > done) memcpy(out + done, in + done, n - done);
-}
+void lstar_shuffle_bytes(size_t es, const uint8_t *in, uint8_t *out, size_t n) { byte_planes(es, in, out, n, 0); }
+
+void lstar_unshuffle_bytes(size_t es, const uint8_t *in, uint8_t *out, size_t n) { byte_planes(es, in, out, n, 1); }
 #undef SHUFFLE_LOOP_
 #undef UNSHUFFLE_LOOP_
 
@@ -155,36 +154,11 @@ static uint16_t float_to_half(float f) {
     return (uint16_t)h;
 }
 
-/* Element-wise kernels over possibly unaligned little-endian buffers (x86/arm64 hosts are LE). */
-#define DELTA_INT_(T)                                                                                          \
-    static void delta_enc_##T(const uint8_t *in, uint8_t *out, size_t ne) {                                   \
-        T prev = 0;                                                                                           \
-        for (size_t i = 0; i < ne; i++) {                                                                     \
-            T v, d;                                                                                           \
-            memcpy(&v, in + i * sizeof(T), sizeof(T));                                                        \
-            d = (T)(v - prev);                                                                                \
-            memcpy(out + i * sizeof(T), &d, sizeof(T));                                                       \
-            prev = v;                                                                                         \
-        }                                                                                                     \
-    }                                                                                                         \
-    static void delta_dec_##T(const uint8_t *in, uint8_t *out, size_t ne) {                                   \
-        T acc = 0;                                                                                            \
-        for (size_t i = 0; i < ne; i++) {                                                                     \
-            T d;                                                                                              \
-            memcpy(&d, in + i * sizeof(T), sizeof(T));                                                        \
-            acc = (T)(acc + d);                                                                               \
-            memcpy(out + i * sizeof(T), &acc, sizeof(T));                                                     \
-        }                                                                                                     \
-    }
-DELTA_INT_(uint8_t)
-DELTA_INT_(uint16_t)
-DELTA_INT_(uint32_t)
-DELTA_INT_(uint64_t)
-#undef DELTA_INT_
-
-/* Floats: first element kept as is, then a[i] - a[i-1] in the element precision (numpy np.diff);
- * decode is the running sum in the element precision (numpy cumsum). */
-#define DELTA_FLT_(T)                                                                                          \
+/* Element-wise kernels over possibly unaligned little-endian buffers (x86/arm64 hosts are LE): the first
+ * element is kept as is, then a[i] - a[i-1] in the element type (wrap-around for the unsigned integer
+ * types, element precision for floats: numpy np.diff); decode is the running sum in the element type
+ * (numpy cumsum). */
+#define DELTA_(T)                                                                                              \
     static void delta_enc_##T(const uint8_t *in, uint8_t *out, size_t ne) {                                   \
         T prev = 0;                                                                                           \
         for (size_t i = 0; i < ne; i++) {                                                                     \
@@ -204,9 +178,13 @@ DELTA_INT_(uint64_t)
             memcpy(out + i * sizeof(T), &acc, sizeof(T));                                                     \
         }                                                                                                     \
     }
-DELTA_FLT_(float)
-DELTA_FLT_(double)
-#undef DELTA_FLT_
+DELTA_(uint8_t)
+DELTA_(uint16_t)
+DELTA_(uint32_t)
+DELTA_(uint64_t)
+DELTA_(float)
+DELTA_(double)
+#undef DELTA_
 
 static void delta_enc_half(const uint8_t *in, uint8_t *out, size_t ne) {
     uint16_t prev = 0;

@@ -14,7 +14,7 @@
 lstar_status lstar_err_set_at(lstar_error *err, const char *file, int line, lstar_status st, const char *where,
                               const char *fmt, ...) LSTAR_PRINTF(6, 7);
 lstar_status lstar_err_vset_at(lstar_error *err, const char *file, int line, lstar_status st, const char *where,
-                               const char *fmt, va_list ap);
+                               const char *fmt, va_list ap) LSTAR_PRINTF(6, 0);
 
 /* LSTAR_FAIL(err, status, where, "fmt", ...) — raise and evaluate to status. */
 #define LSTAR_FAIL(err, st, where, ...) lstar_err_set_at((err), __FILE__, __LINE__, (st), (where), __VA_ARGS__)

@@ -454,25 +454,25 @@ static lstar_status attr_open(lstar_h5_file *f, const char *abs, const char *nam
     return LSTAR_OK;
 }
 
-static int is_bool_enum(hid_t t) {
-    if (H5Tget_class(t) != H5T_ENUM || H5Tget_nmembers(t) != 2) return 0;
-    hid_t base = H5Tget_super(t);
-    if (base < 0) return 0;
-    size_t bs = H5Tget_size(base);
-    H5Tclose(base);
-    if (bs != 1) return 0;
-    int ok = 1;
-    for (unsigned i = 0; i < 2 && ok; i++) {
-        char *nm = H5Tget_member_name(t, i);
-        signed char v = -1;
-        if (!nm || H5Tget_member_value(t, i, &v) < 0)
-            ok = 0;
-        else if (!((strcmp(nm, "FALSE") == 0 && v == 0) || (strcmp(nm, "TRUE") == 0 && v == 1)))
-            ok = 0;
-        if (nm) H5free_memory(nm);
-    }
-    H5Eclear2(H5E_DEFAULT);
-    return ok;
+/* Start a public attribute read: take the lock, normalise `path` (kept in a->abs) and open attribute
+ * `name`.  Always pair with attr_end, also after a failure. */
+static lstar_status attr_begin(lstar_h5_file *f, const char *path, const char *name, attr_ctx *a, h5_guard *g,
+                               lstar_error *err) {
+    *a = (attr_ctx){NULL, -1, -1, -1, 0, 0, {0}};
+    h5_enter(g);
+    char *abs = h5i_abspath(path);
+    if (!abs) return LSTAR_NOMEM(err, path);
+    lstar_status st = attr_open(f, abs, name, a, err);
+    a->abs = abs;
+    return st;
+}
+
+/* Close what attr_begin opened and release the lock. */
+static void attr_end(attr_ctx *a, h5_guard *g) {
+    attr_ctx_close(a);
+    h5_leave(g);
+    lstar_free(a->abs);
+    a->abs = NULL;
 }
 
 static lstar_h5_attr_class attr_class_of(hid_t t) {
@@ -484,7 +484,7 @@ static lstar_h5_attr_class attr_class_of(hid_t t) {
     case H5T_FLOAT:
         return LSTAR_H5_ATTR_FLOAT;
     case H5T_ENUM:
-        return is_bool_enum(t) ? LSTAR_H5_ATTR_BOOL : LSTAR_H5_ATTR_ENUM;
+        return h5i_is_bool_enum(t) ? LSTAR_H5_ATTR_BOOL : LSTAR_H5_ATTR_ENUM;
     case H5T_REFERENCE:
         return LSTAR_H5_ATTR_REFERENCE;
     case H5T_COMPOUND:
@@ -556,14 +556,11 @@ lstar_status lstar_h5_attr_exists(lstar_h5_file *f, const char *path, const char
 lstar_status lstar_h5_attr_get_info(lstar_h5_file *f, const char *path, const char *name, lstar_h5_attr_info *info,
                                     lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    attr_ctx a = {NULL, -1, -1, -1, 0, 0, {0}};
+    attr_ctx a;
     h5_guard g;
-    char *abs = NULL;
     if (info) memset(info, 0, sizeof *info);
     if (!f || !info) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "lstar_h5_attr_get_info: NULL argument");
-    if (!(abs = h5i_abspath(path))) return LSTAR_NOMEM(err, path);
-    h5_enter(&g);
-    LSTAR_CHECK(attr_open(f, abs, name, &a, err));
+    LSTAR_CHECK(attr_begin(f, path, name, &a, &g, err));
     info->cls = attr_class_of(a.ftype);
     info->rank = a.rank;
     info->nelems = a.nelems;
@@ -571,9 +568,7 @@ lstar_status lstar_h5_attr_get_info(lstar_h5_file *f, const char *path, const ch
     info->itemsize = H5Tget_size(a.ftype);
     if (info->cls == LSTAR_H5_ATTR_INTEGER) info->is_signed = H5Tget_sign(a.ftype) == H5T_SGN_2;
 done:
-    attr_ctx_close(&a);
-    h5_leave(&g);
-    lstar_free(abs);
+    attr_end(&a, &g);
     return st;
 }
 
@@ -649,40 +644,32 @@ done:
 lstar_status lstar_h5_attr_read_strings(lstar_h5_file *f, const char *path, const char *name, lstar_strings *out,
                                         lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    attr_ctx a = {NULL, -1, -1, -1, 0, 0, {0}};
+    attr_ctx a;
     h5_guard g;
-    char *abs = NULL;
     if (out) memset(out, 0, sizeof *out);
     if (!f || !out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "lstar_h5_attr_read_strings: NULL argument");
-    if (!(abs = h5i_abspath(path))) return LSTAR_NOMEM(err, path);
-    h5_enter(&g);
+    LSTAR_CHECK(attr_begin(f, path, name, &a, &g, err));
     LSTAR_CHECK(lstar_strings_init(out, err));
-    LSTAR_CHECK(attr_open(f, abs, name, &a, err));
     LSTAR_CHECK(attr_strings_locked(&a, name, out, err));
 done:
-    attr_ctx_close(&a);
-    h5_leave(&g);
+    attr_end(&a, &g);
     if (st != LSTAR_OK) lstar_strings_destroy(out);
-    lstar_free(abs);
     return st;
 }
 
 lstar_status lstar_h5_attr_read_string(lstar_h5_file *f, const char *path, const char *name, char **out,
                                        lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    attr_ctx a = {NULL, -1, -1, -1, 0, 0, {0}};
+    attr_ctx a;
     lstar_strings s;
     h5_guard g;
-    char *abs = NULL;
     memset(&s, 0, sizeof s);
     if (out) *out = NULL;
     if (!f || !out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "lstar_h5_attr_read_string: NULL argument");
-    if (!(abs = h5i_abspath(path))) return LSTAR_NOMEM(err, path);
-    h5_enter(&g);
+    LSTAR_CHECK(attr_begin(f, path, name, &a, &g, err));
     LSTAR_CHECK(lstar_strings_init(&s, err));
-    LSTAR_CHECK(attr_open(f, abs, name, &a, err));
     if (H5Tget_class(a.ftype) != H5T_STRING || a.nelems != 1) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, abs, "attribute '%s' is not a single string", name);
+        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, a.abs, "attribute '%s' is not a single string", name);
         goto done;
     }
     LSTAR_CHECK(attr_strings_locked(&a, name, &s, err));
@@ -690,16 +677,14 @@ lstar_status lstar_h5_attr_read_string(lstar_h5_file *f, const char *path, const
     const char *p = lstar_strings_get(&s, 0, &len);
     *out = lstar_malloc(len + 1);
     if (!*out) {
-        st = LSTAR_NOMEM(err, abs);
+        st = LSTAR_NOMEM(err, a.abs);
         goto done;
     }
     if (len) memcpy(*out, p, len);
     (*out)[len] = '\0';
 done:
-    attr_ctx_close(&a);
-    h5_leave(&g);
+    attr_end(&a, &g);
     lstar_strings_destroy(&s);
-    lstar_free(abs);
     return st;
 }
 
@@ -727,7 +712,7 @@ static lstar_status attr_numbers_locked(attr_ctx *a, const char *name, int as_in
         }
         size_t bs = H5Tget_size(base);
         int sgn = H5Tget_sign(base) == H5T_SGN_2;
-        if (bs != 1 && bs != 2 && bs != 4 && bs != 8) {
+        if (h5i_int_dtype(bs, sgn) == LSTAR_DTYPE_INVALID) {
             st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, a->abs, "attribute '%s': %zu-byte enum", name, bs);
             goto done;
         }
@@ -740,10 +725,7 @@ static lstar_status attr_numbers_locked(attr_ctx *a, const char *name, int as_in
             st = h5_fail(err, LSTAR_ERR_IO, a->abs, "cannot read attribute '%s'", name);
             goto done;
         }
-        static const lstar_dtype sd[9] = {0, LSTAR_DTYPE_INT8, LSTAR_DTYPE_INT16, 0, LSTAR_DTYPE_INT32, 0, 0, 0, LSTAR_DTYPE_INT64};
-        static const lstar_dtype ud[9] = {0, LSTAR_DTYPE_UINT8, LSTAR_DTYPE_UINT16, 0, LSTAR_DTYPE_UINT32, 0, 0, 0, LSTAR_DTYPE_UINT64};
-        lstar_dtype from = sgn ? sd[bs] : ud[bs];
-        lstar_dtype_convert(from, buf, as_int ? LSTAR_DTYPE_INT64 : LSTAR_DTYPE_FLOAT64, res, cnt);
+        lstar_dtype_convert(h5i_int_dtype(bs, sgn), buf, as_int ? LSTAR_DTYPE_INT64 : LSTAR_DTYPE_FLOAT64, res, cnt);
     } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
         int read_int = as_int && cls == H5T_INTEGER;
         if (H5Aread(a->aid, read_int ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, res) < 0) {
@@ -780,20 +762,15 @@ done:
 static lstar_status attr_read_numbers(lstar_h5_file *f, const char *path, const char *name, int as_int, void **vals,
                                       size_t *n, lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    attr_ctx a = {NULL, -1, -1, -1, 0, 0, {0}};
+    attr_ctx a;
     h5_guard g;
-    char *abs = NULL;
     if (vals) *vals = NULL;
     if (n) *n = 0;
     if (!f || !vals || !n) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "attribute read: NULL argument");
-    if (!(abs = h5i_abspath(path))) return LSTAR_NOMEM(err, path);
-    h5_enter(&g);
-    LSTAR_CHECK(attr_open(f, abs, name, &a, err));
+    LSTAR_CHECK(attr_begin(f, path, name, &a, &g, err));
     LSTAR_CHECK(attr_numbers_locked(&a, name, as_int, vals, n, err));
 done:
-    attr_ctx_close(&a);
-    h5_leave(&g);
-    lstar_free(abs);
+    attr_end(&a, &g);
     return st;
 }
 
@@ -810,77 +787,67 @@ lstar_status lstar_h5_attr_read_f64(lstar_h5_file *f, const char *path, const ch
 lstar_status lstar_h5_attr_read_bool(lstar_h5_file *f, const char *path, const char *name, int *out,
                                      lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    attr_ctx a = {NULL, -1, -1, -1, 0, 0, {0}};
+    attr_ctx a;
     h5_guard g;
-    char *abs = NULL;
     int64_t *v = NULL;
     size_t n = 0;
     if (out) *out = 0;
     if (!f || !out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "lstar_h5_attr_read_bool: NULL argument");
-    if (!(abs = h5i_abspath(path))) return LSTAR_NOMEM(err, path);
-    h5_enter(&g);
-    LSTAR_CHECK(attr_open(f, abs, name, &a, err));
+    LSTAR_CHECK(attr_begin(f, path, name, &a, &g, err));
     H5T_class_t cls = H5Tget_class(a.ftype);
-    if ((cls != H5T_INTEGER && !(cls == H5T_ENUM && is_bool_enum(a.ftype))) || a.nelems != 1) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, abs, "attribute '%s' is not a single bool", name);
+    if ((cls != H5T_INTEGER && !(cls == H5T_ENUM && h5i_is_bool_enum(a.ftype))) || a.nelems != 1) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, a.abs, "attribute '%s' is not a single bool", name);
         goto done;
     }
     LSTAR_CHECK(attr_numbers_locked(&a, name, 1, (void **)&v, &n, err));
     *out = v[0] != 0;
 done:
     lstar_free(v);
-    attr_ctx_close(&a);
-    h5_leave(&g);
-    lstar_free(abs);
+    attr_end(&a, &g);
     return st;
 }
 
 lstar_status lstar_h5_attr_read_ref(lstar_h5_file *f, const char *path, const char *name, char **target,
                                     lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    attr_ctx a = {NULL, -1, -1, -1, 0, 0, {0}};
+    attr_ctx a;
     hid_t oid = -1;
     h5_guard g;
-    char *abs = NULL;
     hobj_ref_t ref;
     if (target) *target = NULL;
     if (!f || !target) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "lstar_h5_attr_read_ref: NULL argument");
-    if (!(abs = h5i_abspath(path))) return LSTAR_NOMEM(err, path);
-    h5_enter(&g);
-    LSTAR_CHECK(attr_open(f, abs, name, &a, err));
+    LSTAR_CHECK(attr_begin(f, path, name, &a, &g, err));
     if (H5Tget_class(a.ftype) != H5T_REFERENCE || H5Tequal(a.ftype, H5T_STD_REF_OBJ) <= 0 || a.nelems != 1) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, abs, "attribute '%s' is not a single object reference", name);
+        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, a.abs, "attribute '%s' is not a single object reference", name);
         goto done;
     }
     if (H5Aread(a.aid, H5T_STD_REF_OBJ, &ref) < 0) {
-        st = h5_fail(err, LSTAR_ERR_IO, abs, "cannot read attribute '%s'", name);
+        st = h5_fail(err, LSTAR_ERR_IO, a.abs, "cannot read attribute '%s'", name);
         goto done;
     }
     if ((oid = H5Rdereference2(f->fid, H5P_DEFAULT, H5R_OBJECT, &ref)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_FORMAT, abs, "attribute '%s': dangling object reference", name);
+        st = h5_fail(err, LSTAR_ERR_FORMAT, a.abs, "attribute '%s': dangling object reference", name);
         goto done;
     }
     ssize_t len = H5Iget_name(oid, NULL, 0);
     if (len <= 0 || len >= LSTAR_MAX_KEY_BYTES) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, abs, "attribute '%s': the referenced object has no usable path", name);
+        st = LSTAR_FAIL(err, LSTAR_ERR_FORMAT, a.abs, "attribute '%s': the referenced object has no usable path", name);
         goto done;
     }
     *target = lstar_malloc((size_t)len + 1);
     if (!*target) {
-        st = LSTAR_NOMEM(err, abs);
+        st = LSTAR_NOMEM(err, a.abs);
         goto done;
     }
     if (H5Iget_name(oid, *target, (size_t)len + 1) < 0) {
-        st = h5_fail(err, LSTAR_ERR_IO, abs, "cannot name the object referenced by '%s'", name);
+        st = h5_fail(err, LSTAR_ERR_IO, a.abs, "cannot name the object referenced by '%s'", name);
         lstar_free(*target);
         *target = NULL;
         goto done;
     }
 done:
     if (oid >= 0) H5Oclose(oid);
-    attr_ctx_close(&a);
-    h5_leave(&g);
-    lstar_free(abs);
+    attr_end(&a, &g);
     return st;
 }
 

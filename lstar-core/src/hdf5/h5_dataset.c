@@ -30,7 +30,7 @@ hid_t h5i_vlen_str_type(H5T_cset_t cset) {
     return t;
 }
 
-static lstar_dtype int_dtype(size_t size, int sgn) {
+lstar_dtype h5i_int_dtype(size_t size, int sgn) {
     switch (size) {
     case 1:
         return sgn ? LSTAR_DTYPE_INT8 : LSTAR_DTYPE_UINT8;
@@ -45,8 +45,8 @@ static lstar_dtype int_dtype(size_t size, int sgn) {
     }
 }
 
-static int bool_enum(hid_t t) {
-    if (H5Tget_nmembers(t) != 2) return 0;
+int h5i_is_bool_enum(hid_t t) {
+    if (H5Tget_class(t) != H5T_ENUM || H5Tget_nmembers(t) != 2) return 0;
     hid_t base = H5Tget_super(t);
     if (base < 0) return 0;
     size_t bs = H5Tget_size(base);
@@ -62,6 +62,7 @@ static int bool_enum(hid_t t) {
             ok = 0;
         if (nm) H5free_memory(nm);
     }
+    H5Eclear2(H5E_DEFAULT);
     return ok;
 }
 
@@ -90,7 +91,7 @@ void h5i_classify(hid_t ftype, h5_type *t) {
     t->itemsize = H5Tget_size(ftype);
     switch (H5Tget_class(ftype)) {
     case H5T_INTEGER:
-        t->dtype = int_dtype(t->itemsize, H5Tget_sign(ftype) == H5T_SGN_2);
+        t->dtype = h5i_int_dtype(t->itemsize, H5Tget_sign(ftype) == H5T_SGN_2);
         t->big_endian = H5Tget_order(ftype) == H5T_ORDER_BE;
         if (t->dtype != LSTAR_DTYPE_INVALID) t->kind = LSTAR_H5_TYPE_NUMERIC;
         break;
@@ -103,13 +104,13 @@ void h5i_classify(hid_t ftype, h5_type *t) {
         if (t->dtype != LSTAR_DTYPE_INVALID) t->kind = LSTAR_H5_TYPE_NUMERIC;
         break;
     case H5T_ENUM:
-        if (bool_enum(ftype)) {
+        if (h5i_is_bool_enum(ftype)) {
             t->kind = LSTAR_H5_TYPE_BOOL;
             t->dtype = LSTAR_DTYPE_BOOL;
         } else {
             hid_t base = H5Tget_super(ftype);
             if (base >= 0) {
-                t->dtype = int_dtype(H5Tget_size(base), H5Tget_sign(base) == H5T_SGN_2);
+                t->dtype = h5i_int_dtype(H5Tget_size(base), H5Tget_sign(base) == H5T_SGN_2);
                 t->big_endian = H5Tget_order(base) == H5T_ORDER_BE;
                 H5Tclose(base);
                 if (t->dtype != LSTAR_DTYPE_INVALID) t->kind = LSTAR_H5_TYPE_NUMERIC;
@@ -141,43 +142,53 @@ void h5i_classify(hid_t ftype, h5_type *t) {
     H5Eclear2(H5E_DEFAULT);
 }
 
+/* h5py's complex layout: compound {r, i} of two `part` floats of `es` bytes (H5Tclose it). <0 on failure. */
+static hid_t complex_type(hid_t part, size_t es) {
+    hid_t t = H5Tcreate(H5T_COMPOUND, 2 * es);
+    if (t < 0) return -1;
+    if (H5Tinsert(t, "r", 0, part) < 0 || H5Tinsert(t, "i", es, part) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+static int type_pair(hid_t *native, hid_t *file, hid_t n, hid_t f) {
+    *native = n;
+    *file = f;
+    return 1;
+}
+
+/* The native (memory) and little-endian file types of the integer and float32/64 dtypes (borrowed ids);
+ * 0 for the other dtypes. */
+static int plain_types(lstar_dtype dtype, hid_t *native, hid_t *file) {
+    switch (dtype) {
+    case LSTAR_DTYPE_INT8: return type_pair(native, file, H5T_NATIVE_INT8, H5T_STD_I8LE);
+    case LSTAR_DTYPE_INT16: return type_pair(native, file, H5T_NATIVE_INT16, H5T_STD_I16LE);
+    case LSTAR_DTYPE_INT32: return type_pair(native, file, H5T_NATIVE_INT32, H5T_STD_I32LE);
+    case LSTAR_DTYPE_INT64: return type_pair(native, file, H5T_NATIVE_INT64, H5T_STD_I64LE);
+    case LSTAR_DTYPE_UINT8: return type_pair(native, file, H5T_NATIVE_UINT8, H5T_STD_U8LE);
+    case LSTAR_DTYPE_UINT16: return type_pair(native, file, H5T_NATIVE_UINT16, H5T_STD_U16LE);
+    case LSTAR_DTYPE_UINT32: return type_pair(native, file, H5T_NATIVE_UINT32, H5T_STD_U32LE);
+    case LSTAR_DTYPE_UINT64: return type_pair(native, file, H5T_NATIVE_UINT64, H5T_STD_U64LE);
+    case LSTAR_DTYPE_FLOAT32: return type_pair(native, file, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE);
+    case LSTAR_DTYPE_FLOAT64: return type_pair(native, file, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE);
+    default: return 0;
+    }
+}
+
 hid_t h5i_memtype(lstar_dtype dtype, hid_t ftype) {
+    hid_t native, file;
+    if (plain_types(dtype, &native, &file)) {
+        /* Enums convert only to enums: read them through their native form
+         * (the values are the base integers). */
+        if (lstar_dtype_is_integer(dtype) && ftype >= 0 && H5Tget_class(ftype) == H5T_ENUM)
+            return H5Tget_native_type(ftype, H5T_DIR_ASCEND);
+        return H5Tcopy(native);
+    }
     switch (dtype) {
     case LSTAR_DTYPE_BOOL:
         return h5i_bool_type();
-    case LSTAR_DTYPE_INT8:
-    case LSTAR_DTYPE_INT16:
-    case LSTAR_DTYPE_INT32:
-    case LSTAR_DTYPE_INT64:
-    case LSTAR_DTYPE_UINT8:
-    case LSTAR_DTYPE_UINT16:
-    case LSTAR_DTYPE_UINT32:
-    case LSTAR_DTYPE_UINT64:
-        /* Enums convert only to enums: read them through their native form
-         * (the values are the base integers). */
-        if (ftype >= 0 && H5Tget_class(ftype) == H5T_ENUM) return H5Tget_native_type(ftype, H5T_DIR_ASCEND);
-        switch (dtype) {
-        case LSTAR_DTYPE_INT8:
-            return H5Tcopy(H5T_NATIVE_INT8);
-        case LSTAR_DTYPE_INT16:
-            return H5Tcopy(H5T_NATIVE_INT16);
-        case LSTAR_DTYPE_INT32:
-            return H5Tcopy(H5T_NATIVE_INT32);
-        case LSTAR_DTYPE_INT64:
-            return H5Tcopy(H5T_NATIVE_INT64);
-        case LSTAR_DTYPE_UINT8:
-            return H5Tcopy(H5T_NATIVE_UINT8);
-        case LSTAR_DTYPE_UINT16:
-            return H5Tcopy(H5T_NATIVE_UINT16);
-        case LSTAR_DTYPE_UINT32:
-            return H5Tcopy(H5T_NATIVE_UINT32);
-        default:
-            return H5Tcopy(H5T_NATIVE_UINT64);
-        }
-    case LSTAR_DTYPE_FLOAT32:
-        return H5Tcopy(H5T_NATIVE_FLOAT);
-    case LSTAR_DTYPE_FLOAT64:
-        return H5Tcopy(H5T_NATIVE_DOUBLE);
     case LSTAR_DTYPE_FLOAT16: {
         /* The file's own 2-byte float layout, in native byte order. */
         hid_t t = ftype >= 0 ? H5Tcopy(ftype) : -1;
@@ -188,18 +199,9 @@ hid_t h5i_memtype(lstar_dtype dtype, hid_t ftype) {
         return t;
     }
     case LSTAR_DTYPE_COMPLEX64:
-    case LSTAR_DTYPE_COMPLEX128: {
-        int dbl = dtype == LSTAR_DTYPE_COMPLEX128;
-        size_t es = dbl ? 8 : 4;
-        hid_t t = H5Tcreate(H5T_COMPOUND, 2 * es);
-        if (t < 0) return -1;
-        if (H5Tinsert(t, "r", 0, dbl ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT) < 0 ||
-            H5Tinsert(t, "i", es, dbl ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT) < 0) {
-            H5Tclose(t);
-            return -1;
-        }
-        return t;
-    }
+        return complex_type(H5T_NATIVE_FLOAT, 4);
+    case LSTAR_DTYPE_COMPLEX128:
+        return complex_type(H5T_NATIVE_DOUBLE, 8);
     default:
         return -1;
     }
@@ -207,29 +209,11 @@ hid_t h5i_memtype(lstar_dtype dtype, hid_t ftype) {
 
 /* File type for creating a dataset of `dtype`. */
 static hid_t file_type_for(lstar_dtype dtype, size_t itemsize) {
+    hid_t native, file;
+    if (plain_types(dtype, &native, &file)) return H5Tcopy(file);
     switch (dtype) {
     case LSTAR_DTYPE_BOOL:
         return h5i_bool_type();
-    case LSTAR_DTYPE_INT8:
-        return H5Tcopy(H5T_STD_I8LE);
-    case LSTAR_DTYPE_INT16:
-        return H5Tcopy(H5T_STD_I16LE);
-    case LSTAR_DTYPE_INT32:
-        return H5Tcopy(H5T_STD_I32LE);
-    case LSTAR_DTYPE_INT64:
-        return H5Tcopy(H5T_STD_I64LE);
-    case LSTAR_DTYPE_UINT8:
-        return H5Tcopy(H5T_STD_U8LE);
-    case LSTAR_DTYPE_UINT16:
-        return H5Tcopy(H5T_STD_U16LE);
-    case LSTAR_DTYPE_UINT32:
-        return H5Tcopy(H5T_STD_U32LE);
-    case LSTAR_DTYPE_UINT64:
-        return H5Tcopy(H5T_STD_U64LE);
-    case LSTAR_DTYPE_FLOAT32:
-        return H5Tcopy(H5T_IEEE_F32LE);
-    case LSTAR_DTYPE_FLOAT64:
-        return H5Tcopy(H5T_IEEE_F64LE);
     case LSTAR_DTYPE_FLOAT16: {
         /* IEEE half precision, laid out as h5py does. */
         hid_t t = H5Tcopy(H5T_IEEE_F32LE);
@@ -252,18 +236,9 @@ static hid_t file_type_for(lstar_dtype dtype, size_t itemsize) {
         return t;
     }
     case LSTAR_DTYPE_COMPLEX64:
-    case LSTAR_DTYPE_COMPLEX128: {
-        int dbl = dtype == LSTAR_DTYPE_COMPLEX128;
-        size_t es = dbl ? 8 : 4;
-        hid_t t = H5Tcreate(H5T_COMPOUND, 2 * es);
-        if (t < 0) return -1;
-        if (H5Tinsert(t, "r", 0, dbl ? H5T_IEEE_F64LE : H5T_IEEE_F32LE) < 0 ||
-            H5Tinsert(t, "i", es, dbl ? H5T_IEEE_F64LE : H5T_IEEE_F32LE) < 0) {
-            H5Tclose(t);
-            return -1;
-        }
-        return t;
-    }
+        return complex_type(H5T_IEEE_F32LE, 4);
+    case LSTAR_DTYPE_COMPLEX128:
+        return complex_type(H5T_IEEE_F64LE, 8);
     default:
         return -1;
     }
@@ -775,6 +750,20 @@ done:
     return st;
 }
 
+/* The file type of a numeric, bool or complex dataset and the memory type to read or write it through
+ * (*ftype and *mt: H5Tclose them, also after a failure).  Lock held. */
+static lstar_status numeric_memtype(lstar_h5_dataset *d, hid_t *ftype, hid_t *mt, lstar_error *err) {
+    if ((*ftype = H5Dget_type(d->did)) < 0) return h5_fail(err, LSTAR_ERR_FORMAT, d->path, "cannot read the datatype");
+    h5_type t;
+    h5i_classify(*ftype, &t);
+    if (t.kind != LSTAR_H5_TYPE_NUMERIC && t.kind != LSTAR_H5_TYPE_BOOL &&
+        !(t.kind == LSTAR_H5_TYPE_COMPOUND && t.dtype != LSTAR_DTYPE_STRUCT))
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "not a numeric dataset");
+    if ((*mt = h5i_memtype(t.dtype, *ftype)) < 0)
+        return h5_fail(err, LSTAR_ERR_INTERNAL, d->path, "cannot build a memory type");
+    return LSTAR_OK;
+}
+
 lstar_status lstar_h5_dataset_read(lstar_h5_dataset *d, const uint64_t *start, const uint64_t *count, void *out,
                                    lstar_error *err) {
     lstar_status st = LSTAR_OK;
@@ -782,21 +771,7 @@ lstar_status lstar_h5_dataset_read(lstar_h5_dataset *d, const uint64_t *start, c
     h5_guard g;
     if (!d || !out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "lstar_h5_dataset_read: NULL argument");
     h5_enter(&g);
-    if ((ftype = H5Dget_type(d->did)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_FORMAT, d->path, "cannot read the datatype");
-        goto done;
-    }
-    h5_type t;
-    h5i_classify(ftype, &t);
-    if (t.kind != LSTAR_H5_TYPE_NUMERIC && t.kind != LSTAR_H5_TYPE_BOOL &&
-        !(t.kind == LSTAR_H5_TYPE_COMPOUND && t.dtype != LSTAR_DTYPE_STRUCT)) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "not a numeric dataset");
-        goto done;
-    }
-    if ((mt = h5i_memtype(t.dtype, ftype)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_INTERNAL, d->path, "cannot build a memory type");
-        goto done;
-    }
+    LSTAR_CHECK(numeric_memtype(d, &ftype, &mt, err));
     LSTAR_CHECK(h5i_read_region(d, mt, start, count, out, err));
 done:
     if (mt >= 0) H5Tclose(mt);
@@ -818,21 +793,7 @@ lstar_status lstar_h5_dataset_write(lstar_h5_dataset *d, const uint64_t *start, 
         st = LSTAR_FAIL(err, LSTAR_ERR_READONLY, d->path, "file is open read-only");
         goto done;
     }
-    if ((ftype = H5Dget_type(d->did)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_FORMAT, d->path, "cannot read the datatype");
-        goto done;
-    }
-    h5_type t;
-    h5i_classify(ftype, &t);
-    if (t.kind != LSTAR_H5_TYPE_NUMERIC && t.kind != LSTAR_H5_TYPE_BOOL &&
-        !(t.kind == LSTAR_H5_TYPE_COMPOUND && t.dtype != LSTAR_DTYPE_STRUCT)) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "not a numeric dataset");
-        goto done;
-    }
-    if ((mt = h5i_memtype(t.dtype, ftype)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_INTERNAL, d->path, "cannot build a memory type");
-        goto done;
-    }
+    LSTAR_CHECK(numeric_memtype(d, &ftype, &mt, err));
     LSTAR_CHECK(get_shape(d, &rank, shape, NULL, err));
     if (rank < 0) {
         st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, d->path, "dataset has a null dataspace");
@@ -999,6 +960,28 @@ hid_t h5i_string_memtype(const h5_type *t) {
     return m;
 }
 
+/* Shape and element count of a dataset with a simple dataspace (a null one is LSTAR_ERR_UNSUPPORTED). */
+static lstar_status flat_shape(lstar_h5_dataset *d, int *rank, uint64_t *shape, uint64_t *elems, lstar_error *err) {
+    lstar_status st = get_shape(d, rank, shape, NULL, err);
+    if (st != LSTAR_OK) return st;
+    if (*rank < 0) return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, d->path, "dataset has a null dataspace");
+    *elems = 1;
+    for (int i = 0; i < *rank; i++) *elems *= shape[i];
+    return LSTAR_OK;
+}
+
+/* The file type of a vlen or fixed string dataset, its classification and the memory type to read or write
+ * it through (*ftype and *mt: H5Tclose them, also after a failure).  Lock held. */
+static lstar_status string_memtype(lstar_h5_dataset *d, hid_t *ftype, hid_t *mt, h5_type *t, lstar_error *err) {
+    if ((*ftype = H5Dget_type(d->did)) < 0) return h5_fail(err, LSTAR_ERR_FORMAT, d->path, "cannot read the datatype");
+    h5i_classify(*ftype, t);
+    if (t->kind != LSTAR_H5_TYPE_VLEN_STRING && t->kind != LSTAR_H5_TYPE_FIXED_STRING)
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "not a string dataset");
+    if ((*mt = h5i_string_memtype(t)) < 0)
+        return h5_fail(err, LSTAR_ERR_INTERNAL, d->path, "cannot build a string type");
+    return LSTAR_OK;
+}
+
 lstar_status lstar_h5_dataset_read_strings(lstar_h5_dataset *d, uint64_t start, uint64_t count, lstar_strings *out,
                                            lstar_error *err) {
     lstar_status st = LSTAR_OK;
@@ -1009,31 +992,14 @@ lstar_status lstar_h5_dataset_read_strings(lstar_h5_dataset *d, uint64_t start, 
     if (out) memset(out, 0, sizeof *out);
     if (!d || !out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "lstar_h5_dataset_read_strings: NULL argument");
     h5_enter(&g);
-    LSTAR_CHECK(get_shape(d, &rank, shape, NULL, err));
-    if (rank < 0) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, d->path, "dataset has a null dataspace");
-        goto done;
-    }
-    for (int i = 0; i < rank; i++) elems *= shape[i];
+    LSTAR_CHECK(flat_shape(d, &rank, shape, &elems, err));
     if (start > elems || count > elems - start) {
         st = LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "strings [%llu, +%llu) outside %llu items",
                         (unsigned long long)start, (unsigned long long)count, (unsigned long long)elems);
         goto done;
     }
-    if ((ftype = H5Dget_type(d->did)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_FORMAT, d->path, "cannot read the datatype");
-        goto done;
-    }
     h5_type t;
-    h5i_classify(ftype, &t);
-    if (t.kind != LSTAR_H5_TYPE_VLEN_STRING && t.kind != LSTAR_H5_TYPE_FIXED_STRING) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "not a string dataset");
-        goto done;
-    }
-    if ((mt = h5i_string_memtype(&t)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_INTERNAL, d->path, "cannot build a string type");
-        goto done;
-    }
+    LSTAR_CHECK(string_memtype(d, &ftype, &mt, &t, err));
     st = h5i_read_strings(d->did, mt, t.kind == LSTAR_H5_TYPE_VLEN_STRING, t.itemsize, t.str_pad, rank, shape, start,
                           count, out, d->path, err);
     if (st != LSTAR_OK && d->missing_filter) st = h5i_read_fail(d, err, "cannot read strings");
@@ -1060,32 +1026,15 @@ lstar_status lstar_h5_dataset_write_strings(lstar_h5_dataset *d, uint64_t start,
         st = LSTAR_FAIL(err, LSTAR_ERR_READONLY, d->path, "file is open read-only");
         goto done;
     }
-    LSTAR_CHECK(get_shape(d, &rank, shape, NULL, err));
-    if (rank < 0) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, d->path, "dataset has a null dataspace");
-        goto done;
-    }
-    for (int i = 0; i < rank; i++) elems *= shape[i];
+    LSTAR_CHECK(flat_shape(d, &rank, shape, &elems, err));
     if (start > elems || s->n > elems - start) {
         st = LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "strings [%llu, +%zu) outside %llu items",
                         (unsigned long long)start, s->n, (unsigned long long)elems);
         goto done;
     }
     if (s->n == 0) goto done;
-    if ((ftype = H5Dget_type(d->did)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_FORMAT, d->path, "cannot read the datatype");
-        goto done;
-    }
     h5_type t;
-    h5i_classify(ftype, &t);
-    if (t.kind != LSTAR_H5_TYPE_VLEN_STRING && t.kind != LSTAR_H5_TYPE_FIXED_STRING) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, d->path, "not a string dataset");
-        goto done;
-    }
-    if ((mt = h5i_string_memtype(&t)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_INTERNAL, d->path, "cannot build a string type");
-        goto done;
-    }
+    LSTAR_CHECK(string_memtype(d, &ftype, &mt, &t, err));
     const void *buf;
     if (t.kind == LSTAR_H5_TYPE_VLEN_STRING) {
         if (!(ptrs = lstar_calloc(s->n, sizeof *ptrs))) {

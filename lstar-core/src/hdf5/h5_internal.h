@@ -65,6 +65,11 @@ typedef struct h5_type {
     int big_endian, utf8, str_pad, nmembers;
 } h5_type;
 void h5i_classify(hid_t ftype, h5_type *t);
+/* 1 if `t` is h5py's bool: an enum of 1-byte base with exactly FALSE = 0 and TRUE = 1
+ * (errors swallowed). */
+int h5i_is_bool_enum(hid_t t);
+/* The integer dtype of `size` bytes and signedness `sgn`; LSTAR_DTYPE_INVALID for other sizes. */
+lstar_dtype h5i_int_dtype(size_t size, int sgn);
 /* Memory type for numeric/bool/complex reads of `dtype` (H5Tclose it). <0 on failure. */
 hid_t h5i_memtype(lstar_dtype dtype, hid_t ftype);
 /* h5py's bool enum over native int8 (H5Tclose it). */

@@ -285,6 +285,9 @@ static lstar_status write_strings_mem(writer *w, const char *dir, const char *na
     return write_memory_1d(w, opath, LSTAR_DTYPE_INT64, (uint64_t)s->n + 1, s->offsets ? s->offsets : &zero, err);
 }
 
+/* Items in the block of a string array of n items that starts at item i. */
+static uint64_t block_items(uint64_t i, uint64_t n) { return n - i < STRING_BLOCK_ITEMS ? n - i : STRING_BLOCK_ITEMS; }
+
 /* A STRING lstar_array that is not in memory: count its bytes, then stream
  * bytes and offsets together in blocks of items. */
 static lstar_status write_strings_stream(writer *w, const char *dir, const char *name, const lstar_array *a,
@@ -301,12 +304,7 @@ static lstar_status write_strings_stream(writer *w, const char *dir, const char 
     LSTAR_CHECK(lstarfmt_join(bpath, sizeof bpath, dir, name, err));
     LSTAR_CHECK(lstarfmt_join(opath, sizeof opath, dir, oname, err));
     for (uint64_t i = 0; i < n; i += STRING_BLOCK_ITEMS) {
-        uint64_t c = n - i < STRING_BLOCK_ITEMS ? n - i : STRING_BLOCK_ITEMS;
-        st = lstar_array_read_strings(a, i, c, &blk, err);
-        if (st != LSTAR_OK) {
-            lstar_err_add_where(err, bpath);
-            goto done;
-        }
+        LSTAR_CHECK(lstar_array_read_strings(a, i, block_items(i, n), &blk, err)); /* where: bpath (done) */
         total += (uint64_t)(blk.offsets[blk.n] - blk.offsets[0]);
         lstar_strings_destroy(&blk);
     }
@@ -318,22 +316,13 @@ static lstar_status write_strings_stream(writer *w, const char *dir, const char 
         st = LSTAR_NOMEM(err, opath);
         goto done;
     }
-    st = lstar_zarr_writer_new(w->z, bpath, &bspec, &bw, err);
-    if (st == LSTAR_OK) st = lstar_zarr_writer_new(w->z, opath, &ospec, &ow, err);
-    if (st != LSTAR_OK) {
-        lstar_err_add_where(err, bpath);
-        goto done;
-    }
+    LSTAR_CHECK(lstar_zarr_writer_new(w->z, bpath, &bspec, &bw, err));
+    LSTAR_CHECK(lstar_zarr_writer_new(w->z, opath, &ospec, &ow, err));
     int64_t base = 0;
     offs[0] = 0;
     LSTAR_CHECK(lstar_zarr_writer_append(ow, offs, 1, err));
     for (uint64_t i = 0; i < n; i += STRING_BLOCK_ITEMS) {
-        uint64_t c = n - i < STRING_BLOCK_ITEMS ? n - i : STRING_BLOCK_ITEMS;
-        st = lstar_array_read_strings(a, i, c, &blk, err);
-        if (st != LSTAR_OK) {
-            lstar_err_add_where(err, bpath);
-            goto done;
-        }
+        LSTAR_CHECK(lstar_array_read_strings(a, i, block_items(i, n), &blk, err)); /* where: bpath (done) */
         int64_t b0 = blk.offsets[0]; /* blocks normally start at 0; do not rely on it */
         uint64_t nb = (uint64_t)(blk.offsets[blk.n] - b0);
         if ((uint64_t)base + nb > total) {

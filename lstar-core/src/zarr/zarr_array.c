@@ -48,19 +48,7 @@ lstar_status lstar_zarr_array_create(lstar_zarr *z, const char *path, const lsta
     if (out) *out = NULL;
     if (!z || !spec) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, path, "invalid arguments");
     LSTAR_CHECK(lstar_store_key_copy(path ? path : "", p, 1, err));
-    if (p[0]) {
-        char parent[LSTAR_MAX_KEY_BYTES + 1];
-        strcpy(parent, p);
-        char *slash = strrchr(parent, '/');
-        if (slash) *slash = '\0';
-        else parent[0] = '\0';
-        lstar_error e;
-        lstar_error_clear(&e);
-        if (lstar_zarr_node_type(z, parent, &e) != LSTAR_ZARR_GROUP) {
-            st = LSTAR_FAIL(err, LSTAR_ERR_NOT_FOUND, p, "parent group \"%s\" does not exist", parent);
-            goto done;
-        }
-    }
+    LSTAR_CHECK(lstar_zarr_check_parent(z, p, err));
     LSTAR_CHECK(lstar_zarr_meta_build(z->format, p, spec, &meta, err));
     /* Validate by parsing what we are about to write. */
     LSTAR_CHECK(lstar_zarr_array_from_meta(z, p, z->format, meta, &a, err));
@@ -127,6 +115,18 @@ lstar_status lstar_zarr_array_get_attrs(lstar_zarr_array *a, char **json, lstar_
 
 /* ---- descriptions ------------------------------------------------------- */
 
+static void desc_codec(lstar_buf *b, const json_t *c, int v3, lstar_error *err);
+
+/* Append the description of each codec of JSON list `list`, " | "-separated; *n counts the parts so far. */
+static void desc_codec_list(lstar_buf *b, const json_t *list, int v3, int *n) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) {
+        if ((*n)++) lstar_buf_appendf(b, NULL, " | ");
+        desc_codec(b, c, v3, NULL);
+    }
+}
+
 static void desc_codec(lstar_buf *b, const json_t *c, int v3, lstar_error *err) {
     const char *name = json_is_string(c) ? json_string_value(c) : lstar_json_str(c, v3 ? "name" : "id");
     const json_t *cfg = v3 ? json_object_get(c, "configuration") : c;
@@ -134,13 +134,8 @@ static void desc_codec(lstar_buf *b, const json_t *c, int v3, lstar_error *err) 
     const char *base = strncmp(name, "numcodecs.", 10) == 0 ? name + 10 : name;
     if (strcmp(base, "sharding_indexed") == 0) {
         lstar_buf_appendf(b, err, "sharded[");
-        const json_t *inner = json_object_get(cfg, "codecs");
-        size_t i;
-        json_t *x;
-        json_array_foreach(inner, i, x) {
-            if (i) lstar_buf_appendf(b, err, " | ");
-            desc_codec(b, x, 1, err);
-        }
+        int parts = 0;
+        desc_codec_list(b, json_object_get(cfg, "codecs"), 1, &parts);
         lstar_buf_appendf(b, err, "]");
         return;
     }
@@ -177,26 +172,14 @@ char *lstar_zarr_array_codecs_desc(const lstar_zarr_array *a) {
     lstar_buf_init(&b, 1u << 20);
     int n = 0;
     if (a->format == 3) {
-        const json_t *codecs = json_object_get(a->meta, "codecs");
-        size_t i;
-        json_t *c;
-        json_array_foreach(codecs, i, c) {
-            if (n++) lstar_buf_appendf(&b, NULL, " | ");
-            desc_codec(&b, c, 1, NULL);
-        }
+        desc_codec_list(&b, json_object_get(a->meta, "codecs"), 1, &n);
     } else {
         const char *order = lstar_json_str(a->meta, "order");
         if (order && order[0] == 'F' && a->rank > 1) {
             lstar_buf_appendf(&b, NULL, "order(F)");
             n++;
         }
-        const json_t *filters = json_object_get(a->meta, "filters");
-        size_t i;
-        json_t *c;
-        json_array_foreach(filters, i, c) {
-            if (n++) lstar_buf_appendf(&b, NULL, " | ");
-            desc_codec(&b, c, 0, NULL);
-        }
+        desc_codec_list(&b, json_object_get(a->meta, "filters"), 0, &n);
         const json_t *comp = json_object_get(a->meta, "compressor");
         if (json_is_object(comp)) {
             if (n++) lstar_buf_appendf(&b, NULL, " | ");

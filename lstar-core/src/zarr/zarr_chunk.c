@@ -66,54 +66,31 @@ toolong:
 
 /* ---- transposition ------------------------------------------------------ */
 
-/* Decode direction: `src` holds the chunk in encoded axis order (axis k of src
- * is decoded axis order[k]); write decoded C order into dst. `shape` is the
- * decoded chunk shape. */
-static void transpose_decode(const uint8_t *src, uint8_t *dst, const uint64_t *shape, int rank, const int *order,
-                             size_t size) {
-    uint64_t eshape[LSTAR_MAX_RANK], estride[LSTAR_MAX_RANK], sstride[LSTAR_MAX_RANK], idx[LSTAR_MAX_RANK];
+/* Walk the decoded chunk (`shape`, C order) element by element alongside its position in encoded axis
+ * order (axis k of the encoded layout is decoded axis order[k]) and copy `size`-byte elements: decoding
+ * (encode = 0) writes decoded C order into dst from encoded `src`; encoding does the inverse. */
+static void transpose_copy(const uint8_t *src, uint8_t *dst, const uint64_t *shape, int rank, const int *order,
+                           size_t size, int encode) {
+    uint64_t eshape[LSTAR_MAX_RANK], estride[LSTAR_MAX_RANK], stride[LSTAR_MAX_RANK], idx[LSTAR_MAX_RANK];
     for (int k = 0; k < rank; k++) eshape[k] = shape[order[k]];
-    uint64_t s = 1;
+    uint64_t total = 1;
     for (int k = rank - 1; k >= 0; k--) {
-        estride[k] = s;
-        s *= eshape[k];
+        estride[k] = total;
+        total *= eshape[k];
     }
-    for (int k = 0; k < rank; k++) sstride[order[k]] = estride[k]; /* src stride for decoded axis */
-    uint64_t total = s;
+    for (int k = 0; k < rank; k++) stride[order[k]] = estride[k]; /* encoded stride of decoded axis */
     memset(idx, 0, sizeof idx);
     uint64_t off = 0;
     for (uint64_t i = 0; i < total; i++) {
-        memcpy(dst + i * size, src + off * size, size);
+        if (encode)
+            memcpy(dst + off * size, src + i * size, size);
+        else
+            memcpy(dst + i * size, src + off * size, size);
         for (int d = rank - 1; d >= 0; d--) {
             idx[d]++;
-            off += sstride[d];
+            off += stride[d];
             if (idx[d] < shape[d]) break;
-            off -= sstride[d] * idx[d];
-            idx[d] = 0;
-        }
-    }
-}
-
-/* Encode direction (inverse of transpose_decode). */
-static void transpose_encode(const uint8_t *src, uint8_t *dst, const uint64_t *shape, int rank, const int *order,
-                             size_t size) {
-    uint64_t eshape[LSTAR_MAX_RANK], estride[LSTAR_MAX_RANK], dstride[LSTAR_MAX_RANK], idx[LSTAR_MAX_RANK];
-    for (int k = 0; k < rank; k++) eshape[k] = shape[order[k]];
-    uint64_t s = 1;
-    for (int k = rank - 1; k >= 0; k--) {
-        estride[k] = s;
-        s *= eshape[k];
-    }
-    for (int k = 0; k < rank; k++) dstride[order[k]] = estride[k];
-    memset(idx, 0, sizeof idx);
-    uint64_t off = 0;
-    for (uint64_t i = 0; i < s; i++) {
-        memcpy(dst + off * size, src + i * size, size);
-        for (int d = rank - 1; d >= 0; d--) {
-            idx[d]++;
-            off += dstride[d];
-            if (idx[d] < shape[d]) break;
-            off -= dstride[d] * idx[d];
+            off -= stride[d] * idx[d];
             idx[d] = 0;
         }
     }
@@ -220,7 +197,7 @@ lstar_status lstar_zarr_chunk_decode(const lstar_zarr_array *a, const uint8_t *e
             dst = newown;
         }
         if (s->kind == ZARR_AA_TRANSPOSE) {
-            transpose_decode(cur, dst, shapes[i], a->rank, s->order, a->itemsize);
+            transpose_copy(cur, dst, shapes[i], a->rank, s->order, a->itemsize, 0);
         } else {
             st = lstar_codec_decode_into(s->codec, cur, a->chunk_bytes, dst, a->chunk_bytes, err);
             if (st != LSTAR_OK) {
@@ -239,6 +216,26 @@ lstar_status lstar_zarr_chunk_decode(const lstar_zarr_array *a, const uint8_t *e
 done:
     lstar_free(buf);
     return st;
+}
+
+/* Run the bytes->bytes codecs of `ch` forward over *cur (cur_size bytes, replaced by each stage's result)
+ * and hand the final bytes to *out / *out_size; *cur is NULL then.  On failure *cur is the last successful
+ * stage (the caller frees it). */
+static lstar_status encode_bytes_codecs(const zarr_chain *ch, uint8_t **cur, size_t cur_size, uint8_t **out,
+                                        size_t *out_size, lstar_error *err) {
+    for (int i = 0; i < ch->n_bb; i++) {
+        uint8_t *next = NULL;
+        size_t next_size = 0;
+        lstar_status st = lstar_codec_encode(ch->bb[i], *cur, cur_size, &next, &next_size, err);
+        if (st != LSTAR_OK) return st;
+        lstar_free(*cur);
+        *cur = next;
+        cur_size = next_size;
+    }
+    *out = *cur;
+    *out_size = cur_size;
+    *cur = NULL;
+    return LSTAR_OK;
 }
 
 lstar_status lstar_zarr_chunk_encode(const lstar_zarr_array *a, const void *in, uint8_t **out, size_t *out_size,
@@ -264,7 +261,7 @@ lstar_status lstar_zarr_chunk_encode(const lstar_zarr_array *a, const void *in, 
                 st = LSTAR_NOMEM(err, a->path);
                 goto done;
             }
-            transpose_encode(cur, next, shape, a->rank, s->order, a->itemsize);
+            transpose_copy(cur, next, shape, a->rank, s->order, a->itemsize, 1);
             uint64_t ns[LSTAR_MAX_RANK];
             for (int k = 0; k < a->rank; k++) ns[k] = shape[s->order[k]];
             memcpy(shape, ns, sizeof ns);
@@ -277,17 +274,7 @@ lstar_status lstar_zarr_chunk_encode(const lstar_zarr_array *a, const void *in, 
         cur_size = next_size;
     }
     if (ch->big_endian != lstar_zarr_native_big_endian()) lstar_zarr_bswap(cur, a->chunk_elems, a->itemsize, a->dtype);
-    for (int i = 0; i < ch->n_bb; i++) {
-        uint8_t *next = NULL;
-        size_t next_size = 0;
-        LSTAR_CHECK(lstar_codec_encode(ch->bb[i], cur, cur_size, &next, &next_size, err));
-        lstar_free(cur);
-        cur = next;
-        cur_size = next_size;
-    }
-    *out = cur;
-    *out_size = cur_size;
-    cur = NULL;
+    LSTAR_CHECK(encode_bytes_codecs(ch, &cur, cur_size, out, out_size, err));
 done:
     if (st != LSTAR_OK) lstar_err_add_where(err, a->path);
     lstar_free(cur);
@@ -399,17 +386,7 @@ lstar_status lstar_zarr_chunk_encode_strings(const lstar_zarr_array *a, const ls
         if (flen) memcpy(p, a->fill_str, flen);
         p += flen;
     }
-    for (int i = 0; i < ch->n_bb; i++) {
-        uint8_t *next = NULL;
-        size_t next_size = 0;
-        LSTAR_CHECK(lstar_codec_encode(ch->bb[i], cur, cur_size, &next, &next_size, err));
-        lstar_free(cur);
-        cur = next;
-        cur_size = next_size;
-    }
-    *out = cur;
-    *out_size = cur_size;
-    cur = NULL;
+    LSTAR_CHECK(encode_bytes_codecs(ch, &cur, cur_size, out, out_size, err));
 done:
     if (st != LSTAR_OK) lstar_err_add_where(err, a->path);
     lstar_free(cur);

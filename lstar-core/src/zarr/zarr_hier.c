@@ -311,6 +311,20 @@ lstar_zarr_node lstar_zarr_node_type(lstar_zarr *z, const char *path, lstar_erro
     return node_type_norm(z, p, err);
 }
 
+lstar_status lstar_zarr_check_parent(lstar_zarr *z, const char *p, lstar_error *err) {
+    if (!p[0]) return LSTAR_OK;
+    char parent[LSTAR_MAX_KEY_BYTES + 1];
+    strcpy(parent, p);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = '\0';
+    else parent[0] = '\0';
+    lstar_error e;
+    lstar_error_clear(&e);
+    if (node_type_norm(z, parent, &e) != LSTAR_ZARR_GROUP)
+        return LSTAR_FAIL(err, LSTAR_ERR_NOT_FOUND, p, "parent group \"%s\" does not exist", parent);
+    return LSTAR_OK;
+}
+
 lstar_status lstar_zarr_get_attrs(lstar_zarr *z, const char *path, char **json, lstar_error *err) {
     lstar_status st = LSTAR_OK;
     char p[LSTAR_MAX_KEY_BYTES + 1];
@@ -407,19 +421,7 @@ lstar_status lstar_zarr_group_create(lstar_zarr *z, const char *path, const char
             goto done;
         }
     }
-    if (p[0]) {
-        char parent[LSTAR_MAX_KEY_BYTES + 1];
-        strcpy(parent, p);
-        char *slash = strrchr(parent, '/');
-        if (slash) *slash = '\0';
-        else parent[0] = '\0';
-        lstar_error e;
-        lstar_error_clear(&e);
-        if (node_type_norm(z, parent, &e) != LSTAR_ZARR_GROUP) {
-            st = LSTAR_FAIL(err, LSTAR_ERR_NOT_FOUND, p, "parent group \"%s\" does not exist", parent);
-            goto done;
-        }
-    }
+    LSTAR_CHECK(lstar_zarr_check_parent(z, p, err));
     doc = json_object();
     if (!doc) goto nomem;
     if (z->format == 2) {

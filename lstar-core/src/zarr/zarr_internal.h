@@ -36,6 +36,9 @@ struct lstar_zarr {
 /* Join a node path and a name: "" + "x" → "x", "a" + "x" → "a/x".  Returns an
  * lstar_malloc'd string or NULL on OOM. */
 char *lstar_zarr_join(const char *path, const char *name);
+/* LSTAR_OK when the parent of normalised node path `p` is a group (the root is its own parent), else
+ * LSTAR_ERR_NOT_FOUND "parent group … does not exist" with `p` as where. */
+lstar_status lstar_zarr_check_parent(lstar_zarr *z, const char *p, lstar_error *err);
 
 /* Metadata document of node `path`: v2 `kind` is ".zarray", ".zgroup" or
  * ".zattrs"; v3 `kind` is ignored (the node's zarr.json).  Looks at what this
