@@ -184,6 +184,11 @@ lstar_status ad_container_set_prefix(ad_container *c, const char *prefix, lstar_
 
 const char *ad_container_backend(const ad_container *c) { return c && c->ops ? c->ops->name : NULL; }
 
+struct lstar_h5_file *ad_container_h5(ad_container *c) {
+    if (!c || !c->ops || strcmp(c->ops->name, "hdf5") != 0 || c->prefix[0]) return NULL;
+    return c->ctx;
+}
+
 /* Full backend path of `path` into buf. */
 #define FULL(c, path, buf)                                                                                    \
     do {                                                                                                      \
@@ -387,4 +392,17 @@ void ad_appender_free(ad_container *c, ad_appender *a) {
 lstar_status ad_flush(ad_container *c, lstar_error *err) {
     if (!c->ops->flush) return LSTAR_OK;
     return c->ops->flush(c->ctx, err);
+}
+
+int ad_can_write_records(const ad_container *c) {
+    return c && c->ops && c->ops->version >= 2 && c->ops->write_records != NULL;
+}
+
+lstar_status ad_write_records(ad_container *c, const char *path, const ad_record_field *fields, size_t nfields,
+                              uint64_t n, lstar_error *err) {
+    char p[LSTAR_MAX_KEY_BYTES];
+    FULL(c, path, p);
+    if (!ad_can_write_records(c))
+        return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, p, "the %s backend cannot write record arrays", c->ops->name);
+    return c->ops->write_records(c->ctx, p, fields, nfields, n, err);
 }

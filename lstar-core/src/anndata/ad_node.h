@@ -5,8 +5,11 @@
  * groups and arrays with attributes, the way anndata's IO registry sees it.
  * Two backends fill the versioned, append-only ad_node_ops table: HDF5
  * (lstar/h5.h) and Zarr (lstar/zarr.h over any lstar_store).  The reader
- * (ad_read.c) and the writer only use the ad_* wrappers below, never HDF5 or
- * Zarr directly.
+ * (ad_read.c) and the writer (ad_write*.c) only use the ad_* wrappers below,
+ * never HDF5 or Zarr directly; the one exception is the writer's chunk copy,
+ * which takes the HDF5 file of the output (ad_container_h5) and the Zarr
+ * array behind a source lstar_array to move stored chunks with lstar/h5.h and
+ * lstar/zarr.h.
  *
  * Paths are '/'-separated and relative to the AnnData root ("" is the root,
  * "obs/cell_type/codes").  A container opened on a MuData modality prefixes
@@ -28,6 +31,7 @@
 #include "lstar/array.h"
 #include "lstar/dtype.h"
 #include "lstar/limits.h"
+#include "lstar/pool.h"
 #include "lstar/status.h"
 #include "lstar/store.h"
 #include "lstar/strings.h"
@@ -68,13 +72,27 @@ typedef struct ad_array_spec {
     uint64_t shape[LSTAR_MAX_RANK];  /* initial shape (with `grow`: dim 0 may be 0) */
     uint64_t chunks[LSTAR_MAX_RANK]; /* all 0 = contiguous (HDF5) / one chunk (Zarr) */
     uint64_t shard[LSTAR_MAX_RANK];  /* Zarr v3 only; all 0 = unsharded */
-    const char *compression;         /* "gzip:<l>", "zstd:<l>", NULL/"none" */
+    const char *compression;         /* "gzip[:l]"/"zlib[:l]", "zstd[:l]", "lzf" (HDF5), any codec spec (Zarr), NULL/"none" */
     int grow;                        /* dim 0 grows by appending (HDF5 maxshape None); needs chunks[0] */
+    /* Appenders: encoder threads (Zarr streaming writer; 0/1 = serial) and,
+     * for HDF5, a pool (borrowed, may be NULL = serial) whose workers encode
+     * whole chunks that are then stored with the raw chunk write. */
+    int threads;
+    struct lstar_pool *pool;
 } ad_array_spec;
 
 typedef struct ad_appender ad_appender;
 
-#define AD_NODE_OPS_VERSION 1
+/* One field of a record array to write: numeric/bool `data` (n native
+ * elements of dtype) or, for dtype STRING, `strings` (n items). */
+typedef struct ad_record_field {
+    const char *name;
+    lstar_dtype dtype;
+    const void *data;
+    const lstar_strings *strings;
+} ad_record_field;
+
+#define AD_NODE_OPS_VERSION 2
 /* Backend table.  Append-only: new members go at the end and bump the version.
  * Paths passed to backends already carry the container prefix. */
 typedef struct ad_node_ops {
@@ -142,6 +160,11 @@ typedef struct ad_node_ops {
     /* Make everything durable (HDF5 flush; Zarr consolidated metadata). */
     lstar_status (*flush)(void *ctx, lstar_error *err);
     void (*close)(void *ctx);
+    /* ---- version 2 ---- */
+    /* Create a 1-D record array (compound / structured) of n records with the
+     * given fields and write it whole.  NULL when the backend cannot. */
+    lstar_status (*write_records)(void *ctx, const char *path, const struct ad_record_field *fields, size_t nfields,
+                                  uint64_t n, lstar_error *err);
 } ad_node_ops;
 
 typedef struct ad_container ad_container;
@@ -159,6 +182,9 @@ void ad_container_release(void *c);       /* for lstar_dataset_attach */
 /* Make every path relative to "<prefix>/" from now on (MuData modality). */
 lstar_status ad_container_set_prefix(ad_container *c, const char *prefix, lstar_error *err);
 const char *ad_container_backend(const ad_container *c);
+/* The HDF5 file behind an unprefixed HDF5 container (borrowed), else NULL
+ * (for the writer's raw chunk copy). */
+struct lstar_h5_file *ad_container_h5(ad_container *c);
 
 /* Wrappers: join the prefix and dispatch.  Same contracts as the ops. */
 lstar_status ad_kind_at(ad_container *c, const char *path, ad_kind *out, lstar_error *err);
@@ -202,14 +228,58 @@ lstar_status ad_appender_append(ad_container *c, ad_appender *a, const void *row
 lstar_status ad_appender_finish(ad_container *c, ad_appender *a, lstar_error *err);
 void ad_appender_free(ad_container *c, ad_appender *a);
 lstar_status ad_flush(ad_container *c, lstar_error *err);
+/* LSTAR_ERR_UNSUPPORTED when the backend has no record writer (Zarr). */
+lstar_status ad_write_records(ad_container *c, const char *path, const ad_record_field *fields, size_t nfields,
+                              uint64_t n, lstar_error *err);
+/* 1 if the backend can write record arrays. */
+int ad_can_write_records(const ad_container *c);
 
 /* Backend constructors (ad_h5.c, ad_zarr.c).  *ops is static; ctx owned by the container. */
 lstar_status ad_h5_open(const char *path, int create, const ad_node_ops **ops, void **ctx, lstar_error *err);
+/* Prepend the ':'-separated directories to HDF5's plugin search path
+ * (process-global; directories already on it are skipped). */
+lstar_status ad_h5_plugin_prepend(const char *dirs, lstar_error *err);
+/* 1 if HDF5 can run filter `id` here (registered, or a plugin it can load). */
+int ad_h5_filter_available(unsigned id);
 /* Zarr: `store` is taken over (closed with the ctx, also on failure). */
 lstar_status ad_zarr_open(lstar_store *store, int create_format, const ad_node_ops **ops, void **ctx,
                           int *zarr_format, lstar_error *err);
 
 /* Join "a" + "b" → "a/b" ("" + "b" → "b") into buf; LSTAR_ERR_LIMIT if too long. */
 lstar_status ad_join(char *buf, size_t size, const char *a, const char *b, lstar_error *err);
+
+/* ---- writer internals (ad_write*.c) ------------------------------------------------------------ */
+
+#include "lstar/lstarstore.h"
+#include "lstar/model.h"
+
+/* Resolved streaming options shared by the writer's element functions. */
+typedef struct ad_wopts {
+    const char *compression; /* node-layer compression spec, NULL = none */
+    uint64_t chunk_elems;    /* > 0 */
+    uint64_t shard_elems;    /* Zarr v3; 0 = unsharded */
+    int zarr_format;         /* 0 for HDF5 */
+    int threads;             /* Zarr encoder threads */
+    struct lstar_pool *pool; /* HDF5 chunk encoders (may be NULL) */
+    lstar_progress_fn progress;
+    void *progress_ud;
+    uint64_t *done; /* progress counter (may be NULL) */
+    uint64_t total;
+    int chunk_copy;           /* allow verbatim chunk copy (Zarr source → h5ad) */
+    uint64_t chunks_copied;   /* out: chunks copied verbatim */
+} ad_wopts;
+
+/* A numeric/bool array read whole and written as one element (metadata-sized). */
+lstar_status ad_write_small(ad_container *c, const char *dest, const lstar_array *a, const ad_wopts *w,
+                            lstar_error *err);
+/* A dense numeric/bool array: whole when at most chunk_elems elements, else
+ * streamed in row blocks into a growing chunked array. */
+lstar_status ad_write_dense(ad_container *c, const char *dest, const lstar_array *a, ad_wopts *w,
+                            lstar_error *err);
+/* A csr/csc field as a csr_matrix/csc_matrix group (flip: the transposed
+ * matrix, i.e. csr over [a,b] written as csc over [b,a]), streamed through
+ * lstar_sparse_iter (indptr/indices validated: LSTAR_ERR_CORRUPT). */
+lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_field *f, int flip, ad_wopts *w,
+                             lstar_error *err);
 
 #endif

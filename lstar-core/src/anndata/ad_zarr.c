@@ -805,6 +805,7 @@ static void zspec(const ad_array_spec *s, lstar_zarr_array_spec *z) {
         z->shard[i] = s->shard[i];
     }
     z->compression = s->compression;
+    z->threads = s->threads;
 }
 
 static lstar_status z_write_array(void *ctx, const char *path, const ad_array_spec *spec, const void *data,
@@ -824,8 +825,8 @@ static lstar_status z_write_strings(void *ctx, const char *path, const ad_array_
     zctx *c = ctx;
     lstar_zarr_array_spec z;
     lstar_zarr_array *a = NULL;
-    if (spec->rank != 1)
-        return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path, "only 1-D string arrays can be written to Zarr");
+    if (spec->rank > 1)
+        return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path, "only 0-D and 1-D string arrays can be written to Zarr");
     zspec(spec, &z);
     z.dtype = LSTAR_DTYPE_STRING;
     lstar_status st = lstar_zarr_array_create(c->z, path, &z, &a, err);
@@ -901,6 +902,7 @@ static const ad_node_ops k_zarr_ops = {
     z_appender_free,
     z_flush,
     z_close,
+    NULL, /* write_records: structured arrays need dtype support in lstar/zarr.h */
 };
 
 lstar_status ad_zarr_open(lstar_store *store, int create_format, const ad_node_ops **ops, void **ctx,
