@@ -59,6 +59,22 @@ lstar_status lstar_dataset_write(const lstar_dataset *ds, const char *path, cons
  * rows = max(1, chunk_elems / prod(shape[1:])), whole axis if 0 or rows >= shape[0]. */
 uint64_t lstar_chunk_rows(uint64_t chunk_elems, int rank, const uint64_t *shape);
 
+/* Add every field of `add` to the existing L★ store at `path` (a directory
+ * store, Zarr v2 or v3), in place.  The fields' span axes must exist in the
+ * store with the same lengths (axes of `add` are only used for that check and
+ * are not written).  The new field groups are written first (built under
+ * "<path>.append-tmp-<pid>-<n>" with lstar_dataset_write and renamed into
+ * <path>/fields/), then the root attributes' `fields` list, then the
+ * consolidated metadata (each file replaced atomically), so a failure at any
+ * point leaves the old store readable.  o->compression, chunk_elems,
+ * shard_elems, threads and overwrite apply (overwrite: replace fields of the
+ * same name; otherwise LSTAR_ERR_EXISTS before anything is written);
+ * o->zarr_format is ignored (the store's own is used); consolidated metadata
+ * is rewritten when the store has it.  `o` may be NULL (defaults).  Not safe
+ * against concurrent writers of the same store. */
+lstar_status lstar_dataset_append_fields(const char *path, const lstar_dataset *add, const lstar_write_options *o,
+                                         lstar_error *err);
+
 #ifdef __cplusplus
 }
 #endif
