@@ -124,4 +124,19 @@ typedef enum cli_input_kind {
  * the system error text. */
 cli_input_kind cli_classify_input(const char *path, char *why, size_t whysize);
 
+/* ---- locations --------------------------------------------------------------------- */
+
+int cli_is_dir(const char *path);
+int cli_is_file(const char *path);
+/* The running executable (resolved), or "" when unknown. Static storage. */
+const char *cli_self_exe(void);
+/* 1 if the running executable lives under the build tree (LSTAR_CLI_BUILD_DIR). */
+int cli_running_from_build_tree(void);
+/* lstar's HDF5 filter plugin directory: the build tree's when running from it,
+ * else the installed one; whichever exists is preferred (the preferred one when
+ * neither does).  Static string. */
+const char *cli_plugin_dir(void);
+/* "<cli_plugin_dir()>:<Debian's default plugin dir>" — the HDF5_PLUGIN_PATH value. Static storage. */
+const char *cli_plugin_path(void);
+
 #endif

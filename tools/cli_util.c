@@ -1,6 +1,10 @@
 /* tools/cli_util.c — shared helpers of the `lstar` command (see cli.h). */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* realpath */
+#endif
 #include "cli.h"
 
+#include <limits.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -314,4 +318,65 @@ cli_input_kind cli_classify_input(const char *path, char *why, size_t whysize) {
         ((sig[2] == 3 && sig[3] == 4) || (sig[2] == 5 && sig[3] == 6)))
         return CLI_INPUT_ZIP;
     return CLI_INPUT_OTHER;
+}
+
+/* ---- locations --------------------------------------------------------------------- */
+
+#ifndef LSTAR_CLI_BUILD_DIR
+#error "LSTAR_CLI_BUILD_DIR must be defined by tools/CMakeLists.txt"
+#endif
+#ifndef LSTAR_CLI_BUILD_PLUGIN_DIR
+#error "LSTAR_CLI_BUILD_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
+#endif
+#ifndef LSTAR_CLI_INSTALL_PLUGIN_DIR
+#error "LSTAR_CLI_INSTALL_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
+#endif
+#ifndef LSTAR_CLI_SYSTEM_PLUGIN_DIR
+#define LSTAR_CLI_SYSTEM_PLUGIN_DIR "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
+#endif
+
+int cli_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *cli_self_exe(void) {
+    static char exe[PATH_MAX];
+    static int done;
+    if (!done) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        done = 1;
+    }
+    return exe;
+}
+
+int cli_running_from_build_tree(void) {
+    const char *exe = cli_self_exe();
+    char build[PATH_MAX];
+    const char *b = realpath(LSTAR_CLI_BUILD_DIR, build) ? build : LSTAR_CLI_BUILD_DIR;
+    size_t bl = strlen(b);
+    return exe[0] && strncmp(exe, b, bl) == 0 && exe[bl] == '/';
+}
+
+const char *cli_plugin_dir(void) {
+    const char *first = LSTAR_CLI_INSTALL_PLUGIN_DIR, *second = LSTAR_CLI_BUILD_PLUGIN_DIR;
+    if (cli_running_from_build_tree()) {
+        first = LSTAR_CLI_BUILD_PLUGIN_DIR;
+        second = LSTAR_CLI_INSTALL_PLUGIN_DIR;
+    }
+    if (cli_is_dir(first)) return first;
+    if (cli_is_dir(second)) return second;
+    return first;
+}
+
+const char *cli_plugin_path(void) {
+    static char buf[2 * PATH_MAX + 2];
+    snprintf(buf, sizeof buf, "%s:%s", cli_plugin_dir(), LSTAR_CLI_SYSTEM_PLUGIN_DIR);
+    return buf;
 }

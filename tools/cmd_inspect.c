@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "report.h"
 
 static const char usage[] =
     "usage: lstar inspect PATH [--json]\n"
@@ -754,6 +755,8 @@ static json_t *walk(tree_ctx *c, const char *path, const char *name, int depth) 
     return node;
 }
 
+static void anndata_zarr_view(const char *path, json_t *json_root);
+
 static int inspect_zarr(const char *path, lstar_store *store, lstar_zarr *z, int as_json) {
     char fmt[128];
     int rc = CLI_EXIT_ERROR;
@@ -810,6 +813,7 @@ static int inspect_zarr(const char *path, lstar_store *store, lstar_zarr *z, int
         json_object_set_new(root, "arrays", json_integer((json_int_t)c.narrays));
         json_object_set_new(root, "stored_bytes", json_integer((json_int_t)c.total_stored));
         json_object_set_new(root, "tree", tree);
+        anndata_zarr_view(path, root);
         return emit_json(root);
     }
     json_decref(tree);
@@ -819,14 +823,119 @@ static int inspect_zarr(const char *path, lstar_store *store, lstar_zarr *z, int
            cli_human_bytes(c.total_stored, total, sizeof total));
     rc = cli_table_print(c.table, stdout, "  ") ? cli_error(VERB, NULL, "out of memory") : CLI_EXIT_OK;
     cli_table_free(c.table);
+    if (rc == CLI_EXIT_OK) anndata_zarr_view(path, NULL);
     return rc;
 }
 
 /* ---- HDF5 (h5ad) ------------------------------------------------------------------------ */
 
+/* The L★ view of an AnnData (h5ad, or anndata-zarr after its tree): the model
+ * the anndata@0.1 profile reads, as the fidelity report shows it
+ * (tools/report.h).  Text: kind, profiles, passthrough, then axes, fields and
+ * the dropped manifest.  JSON: the report object (target null). */
+static void anndata_header(const lstar_dataset *ds, cli_table *hdr) {
+    char profiles[2048], pt[1024];
+    size_t len = 0;
+    profiles[0] = pt[0] = '\0';
+    for (size_t i = 0; i < lstar_dataset_profile_count(ds) && len < sizeof profiles; i++)
+        len += (size_t)snprintf(profiles + len, sizeof profiles - len, "%s%s", i ? ", " : "",
+                                lstar_dataset_profile(ds, i));
+    len = 0;
+    for (size_t i = 0; i < lstar_dataset_passthrough_count(ds) && len < sizeof pt; i++) {
+        const lstar_passthrough *p = lstar_dataset_passthrough_at(ds, i);
+        len += (size_t)snprintf(pt + len, sizeof pt - len, "%s%s (%zu leaves)", i ? ", " : "",
+                                lstar_passthrough_namespace(p), lstar_passthrough_leaf_count(p));
+    }
+    const char *r0[2] = {"kind", lstar_dataset_kind(ds) == LSTAR_KIND_COLLECTION ? "collection" : "sample"};
+    const char *r1[2] = {"profiles", profiles[0] ? profiles : "(none)"};
+    const char *r2[2] = {"passthrough", pt[0] ? pt : "(none)"};
+    cli_table_add(hdr, r0);
+    cli_table_add(hdr, r1);
+    cli_table_add(hdr, r2);
+}
+
+static json_t *anndata_json(const char *path, const char *container, const lstar_dataset *ds) {
+    report_side src = {path, "anndata", container};
+    json_t *root = report_json(ds, &src, NULL);
+    if (!root) return NULL;
+    json_object_set_new(root, "container", json_string(container));
+    json_t *pt = json_array();
+    for (size_t i = 0; pt && i < lstar_dataset_passthrough_count(ds); i++) {
+        const lstar_passthrough *p = lstar_dataset_passthrough_at(ds, i);
+        json_t *o = json_object();
+        json_object_set_new(o, "namespace", json_string(lstar_passthrough_namespace(p)));
+        json_object_set_new(o, "leaves", json_integer((json_int_t)lstar_passthrough_leaf_count(p)));
+        json_array_append_new(pt, o);
+    }
+    json_object_set_new(root, "passthrough", pt ? pt : json_null());
+    return root;
+}
+
 static int inspect_hdf5(const char *path, int as_json) {
-    (void)as_json;
-    return cli_error(VERB, path, "an HDF5 file (.h5ad); this build of lstar reads Zarr and L★ stores only");
+    lstar_error err = {0};
+    lstar_dataset *ds = NULL;
+    lstar_anndata_read_options ro;
+    lstar_anndata_read_options_init(&ro);
+    if (lstar_anndata_read(path, &ro, &ds, &err) != LSTAR_OK) {
+        /* HDF5 element paths start with '/': name them inside the file */
+        if (err.where[0] == '/' && strncmp(err.where, path, strlen(path)) != 0) {
+            char where[LSTAR_ERROR_WHERE_MAX + 4096];
+            snprintf(where, sizeof where, "%s%s", path, err.where);
+            return cli_error(VERB, where, "%s", err.message[0] ? err.message : lstar_status_message(err.status));
+        }
+        return cli_error_lstar(VERB, path, &err);
+    }
+    const char *container = lstar_anndata_format_name(ro.format);
+    int rc = CLI_EXIT_ERROR;
+    if (as_json) {
+        rc = emit_json(anndata_json(path, container, ds));
+    } else {
+        char fmt[160];
+        snprintf(fmt, sizeof fmt, "%s (AnnData, read as L★ by the anndata@0.1 profile)", container);
+        cli_table *hdr = cli_table_new(2);
+        const char *r0[2] = {"path", path};
+        const char *r1[2] = {"format", fmt};
+        cli_table_add(hdr, r0);
+        cli_table_add(hdr, r1);
+        anndata_header(ds, hdr);
+        int bad = cli_table_print(hdr, stdout, "");
+        cli_table_free(hdr);
+        if (bad || report_print_model(stdout, ds, "dropped", ""))
+            rc = cli_error(VERB, NULL, "out of memory");
+        else
+            rc = CLI_EXIT_OK;
+    }
+    lstar_dataset_free(ds);
+    return rc;
+}
+
+/* After the tree of a Zarr store that holds an AnnData: its L★ view (text
+ * section, or the JSON member "lstar_view").  Silent when the store is not an
+ * AnnData the reader accepts. */
+static void anndata_zarr_view(const char *path, json_t *json_root) {
+    lstar_error err = {0};
+    lstar_anndata_format f = LSTAR_ANNDATA_UNKNOWN;
+    if (lstar_anndata_detect(path, &f, &err) != LSTAR_OK ||
+        (f != LSTAR_ANNDATA_ZARR_V2 && f != LSTAR_ANNDATA_ZARR_V3))
+        return;
+    lstar_dataset *ds = NULL;
+    lstar_anndata_read_options ro;
+    lstar_anndata_read_options_init(&ro);
+    if (lstar_anndata_read(path, &ro, &ds, &err) != LSTAR_OK) return;
+    const char *container = lstar_anndata_format_name(ro.format);
+    if (json_root) {
+        json_t *v = anndata_json(path, container, ds);
+        if (v) json_object_set_new(json_root, "lstar_view", v);
+    } else {
+        printf("\nL★ view (%s, read by the anndata@0.1 profile)\n", container);
+        /* indented under the title, deeper than the tree's rows */
+        cli_table *hdr = cli_table_new(2);
+        anndata_header(ds, hdr);
+        cli_table_print(hdr, stdout, "    ");
+        cli_table_free(hdr);
+        report_print_model(stdout, ds, "dropped", "    ");
+    }
+    lstar_dataset_free(ds);
 }
 
 /* ---- entry -------------------------------------------------------------------------------- */

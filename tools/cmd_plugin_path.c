@@ -41,34 +41,6 @@ static const char usage[] =
     "\n"
     "example:  eval \"$(lstar plugin-path --export)\"\n";
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* 1 if the running executable lives under the build tree. */
-static int running_from_build_tree(void) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return 0;
-    exe[n] = '\0';
-    char build[PATH_MAX];
-    const char *b = realpath(LSTAR_CLI_BUILD_DIR, build) ? build : LSTAR_CLI_BUILD_DIR;
-    size_t bl = strlen(b);
-    return strncmp(exe, b, bl) == 0 && exe[bl] == '/';
-}
-
-static const char *plugin_dir(void) {
-    const char *first = LSTAR_CLI_INSTALL_PLUGIN_DIR, *second = LSTAR_CLI_BUILD_PLUGIN_DIR;
-    if (running_from_build_tree()) {
-        first = LSTAR_CLI_BUILD_PLUGIN_DIR;
-        second = LSTAR_CLI_INSTALL_PLUGIN_DIR;
-    }
-    if (is_dir(first)) return first;
-    if (is_dir(second)) return second;
-    return first;
-}
-
 static int run(int argc, char **argv) {
     int do_export = 0, help = 0;
     const cli_opt opts[] = {{"export", CLI_OPT_FLAG, &do_export, NULL}};
@@ -78,7 +50,7 @@ static int run(int argc, char **argv) {
         fputs(usage, stdout);
         return CLI_EXIT_OK;
     }
-    printf("%s%s:%s\n", do_export ? "export HDF5_PLUGIN_PATH=" : "", plugin_dir(), LSTAR_CLI_SYSTEM_PLUGIN_DIR);
+    printf("%s%s\n", do_export ? "export HDF5_PLUGIN_PATH=" : "", cli_plugin_path());
     return CLI_EXIT_OK;
 }
 

@@ -13,8 +13,11 @@
 /* The verb table, in `lstar help` order: X(identifier). */
 #define LSTAR_CLI_VERBS(X)                                                                                    \
     X(inspect)                                                                                                \
+    X(convert)                                                                                                \
     X(validate)                                                                                               \
     X(synth)                                                                                                  \
+    X(repack)                                                                                                 \
+    X(stats)                                                                                                  \
     X(plugin_path)
 
 #define LSTAR_CLI_DECLARE_(ident) extern const cli_verb cli_verb_##ident;
@@ -47,7 +50,7 @@ static void print_main_usage(FILE *out) {
     for (size_t i = 0; i < NVERBS; i++) fprintf(out, "  %-*s  %s\n", (int)w, verbs[i]->name, verbs[i]->summary);
     fputs("\n"
           "Run 'lstar help <verb>' for the options of a verb.\n"
-          "Exit status: 0 success, 1 findings (validate), 2 error.\n",
+          "Exit status: 0 success, 1 findings (validate), 2 error, 3 failed native check (convert --strict).\n",
           out);
 }
 

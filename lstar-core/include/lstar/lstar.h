@@ -18,5 +18,7 @@
 #include "lstar/pool.h"
 #include "lstar/h5.h"
 #include "lstar/anndata.h"
+#include "lstar/stats.h"
+#include "lstar/repack.h"
 
 #endif
