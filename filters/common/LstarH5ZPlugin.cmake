@@ -34,7 +34,10 @@ function(lstar_add_h5z_plugin name)
     LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/filters/plugins
     C_VISIBILITY_PRESET hidden
     POSITION_INDEPENDENT_CODE ON)
-  target_include_directories(${target} PRIVATE ${common_dir} ${CMAKE_CURRENT_SOURCE_DIR})
+  # lstar-core/src: the codecs' internal fast paths (codec/codec_internal.h: zstd decoding with reused
+  # contexts, delta in place), which the plugins use to decode straight into HDF5's buffers.
+  target_include_directories(${target} PRIVATE ${common_dir} ${CMAKE_CURRENT_SOURCE_DIR}
+                             ${PROJECT_SOURCE_DIR}/lstar-core/src)
   # Debian's HDF5 maps the unnumbered API names to the 1.8 API by default; we call numbered names
   # only, and ask for the 1.10 mapping so that any slip is a compile error rather than a surprise.
   target_compile_definitions(${target} PRIVATE _POSIX_C_SOURCE=200809L H5_USE_110_API)
@@ -58,12 +61,36 @@ function(lstar_add_h5z_selftest name)
   set(common_dir ${CMAKE_CURRENT_FUNCTION_LIST_DIR})
   set(target lstar_h5z_${name}_selftest)
   add_executable(${target} ${P_TEST} ${P_SOURCES} ${common_dir}/lstar_h5z.c)
-  target_include_directories(${target} PRIVATE ${common_dir} ${CMAKE_CURRENT_SOURCE_DIR})
+  target_include_directories(${target} PRIVATE ${common_dir} ${CMAKE_CURRENT_SOURCE_DIR}
+                             ${PROJECT_SOURCE_DIR}/lstar-core/src)
   target_compile_definitions(${target} PRIVATE _POSIX_C_SOURCE=200809L H5_USE_110_API)
   target_link_libraries(${target} PRIVATE lstar_static PkgConfig::LSTAR_H5Z_HDF5)
   lstar_set_warnings(${target})
   # HDF5_PLUGIN_PATH points at an empty directory: the class under test is registered in-process.
   add_test(NAME filters_${name}_selftest COMMAND ${target})
   set_tests_properties(filters_${name}_selftest PROPERTIES LABELS unit
+    ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_CURRENT_BINARY_DIR}/no-plugins")
+endfunction()
+
+# lstar_add_h5z_thread_selftest(<name> SOURCES <plugin sources...>)
+# The concurrency self-test (filters/common/h5z_threads_selftest.c) built with one plugin's sources:
+# many threads call the filter with different cd_values while HDF5 reads and writes through it, to
+# check the codec cache and the zstd context pool.  CTest name filters_<name>_threads_selftest, label
+# "unit" (so it also runs in the sanitizer build).
+function(lstar_add_h5z_thread_selftest name)
+  if(NOT LSTAR_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(P "" "" "SOURCES" ${ARGN})
+  set(common_dir ${CMAKE_CURRENT_FUNCTION_LIST_DIR})
+  set(target lstar_h5z_${name}_threads_selftest)
+  add_executable(${target} ${common_dir}/h5z_threads_selftest.c ${P_SOURCES} ${common_dir}/lstar_h5z.c)
+  target_include_directories(${target} PRIVATE ${common_dir} ${CMAKE_CURRENT_SOURCE_DIR} ${common_dir}/../zstd
+                             ${common_dir}/../delta ${PROJECT_SOURCE_DIR}/lstar-core/src)
+  target_compile_definitions(${target} PRIVATE _POSIX_C_SOURCE=200809L H5_USE_110_API)
+  target_link_libraries(${target} PRIVATE lstar_static PkgConfig::LSTAR_H5Z_HDF5 Threads::Threads)
+  lstar_set_warnings(${target})
+  add_test(NAME filters_${name}_threads_selftest COMMAND ${target})
+  set_tests_properties(filters_${name}_threads_selftest PROPERTIES LABELS unit
     ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_CURRENT_BINARY_DIR}/no-plugins")
 endfunction()

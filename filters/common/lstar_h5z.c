@@ -1,7 +1,9 @@
 /* lstar_h5z.c — helpers shared by lstar's HDF5 filter plugins; see lstar_h5z.h. */
 #include "lstar_h5z.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,4 +87,73 @@ int lstar_h5z_get_cd_values(hid_t dcpl_id, H5Z_filter_t filter_id, const char *f
     }
     *n = nelmts;
     return 0;
+}
+
+/* ---- codec cache -------------------------------------------------------------------------------- */
+
+#define CODEC_CACHE_MAX 64
+#define CODEC_JSON_MAX 96
+
+typedef struct codec_entry {
+    char json[CODEC_JSON_MAX];
+    lstar_dtype dtype;
+    size_t itemsize;
+    lstar_codec *codec;
+} codec_entry;
+
+/* Entries [0, cache_count) are complete and immutable: a writer fills entry cache_count under
+ * cache_lock and then publishes it by incrementing cache_count with release order; readers load the
+ * count with acquire order and scan without a lock. */
+static codec_entry cache[CODEC_CACHE_MAX];
+static atomic_size_t cache_count;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static int cache_closed; /* under cache_lock */
+
+static lstar_codec *cache_find(size_t n, const char *json, lstar_dtype dtype, size_t itemsize) {
+    for (size_t i = 0; i < n; i++)
+        if (cache[i].dtype == dtype && cache[i].itemsize == itemsize && strcmp(cache[i].json, json) == 0)
+            return cache[i].codec;
+    return NULL;
+}
+
+lstar_codec *lstar_h5z_codec(const char *json, lstar_dtype dtype, size_t itemsize, int *owned, lstar_error *err) {
+    *owned = 0;
+    lstar_codec *c = cache_find(atomic_load_explicit(&cache_count, memory_order_acquire), json, dtype, itemsize);
+    if (c) return c;
+    pthread_mutex_lock(&cache_lock);
+    size_t n = atomic_load_explicit(&cache_count, memory_order_relaxed);
+    c = cache_find(n, json, dtype, itemsize); /* another thread may have built it meanwhile */
+    if (!c && lstar_codec_from_json(json, dtype, itemsize, &c, err) == LSTAR_OK) {
+        if (!cache_closed && n < CODEC_CACHE_MAX && strlen(json) < CODEC_JSON_MAX) {
+            memcpy(cache[n].json, json, strlen(json) + 1);
+            cache[n].dtype = dtype;
+            cache[n].itemsize = itemsize;
+            cache[n].codec = c;
+            atomic_store_explicit(&cache_count, n + 1, memory_order_release);
+        } else {
+            *owned = 1;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return c;
+}
+
+void lstar_h5z_codec_done(lstar_codec *codec, int owned) {
+    if (owned) lstar_codec_free(codec);
+}
+
+size_t lstar_h5z_codec_cache_size(void) { return atomic_load_explicit(&cache_count, memory_order_acquire); }
+
+/* Runs when the plugin is unloaded (HDF5 closes its plugins when the library shuts down, after the
+ * last filter call) or at exit.  A filter call after this still works, with codecs it frees itself. */
+__attribute__((destructor)) static void codec_cache_fini(void) {
+    pthread_mutex_lock(&cache_lock);
+    cache_closed = 1;
+    size_t n = atomic_load_explicit(&cache_count, memory_order_relaxed);
+    atomic_store_explicit(&cache_count, 0, memory_order_release);
+    for (size_t i = 0; i < n; i++) {
+        lstar_codec_free(cache[i].codec);
+        cache[i].codec = NULL;
+    }
+    pthread_mutex_unlock(&cache_lock);
 }

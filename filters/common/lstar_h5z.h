@@ -4,14 +4,17 @@
  * plugin carries a private copy.  Errors are reported on the HDF5 error stack of the calling thread
  * (HDF5's own error class, major H5E_PLINE, a specific minor), never printed.
  *
- * Thread safety: HDF5 1.10 calls filter callbacks with its global lock held; these helpers keep no
- * state of their own.
+ * Thread safety: HDF5 1.10 calls filter callbacks with its global lock held, but nothing here relies
+ * on it.  The only state is the codec cache (lstar_h5z_codec), which is safe to use from any number
+ * of threads at once.
  */
 #ifndef LSTAR_H5Z_H
 #define LSTAR_H5Z_H
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lstar/codec.h"
 
 /* HDF5 stores a chunk's size in 32 bits: no chunk (encoded or decoded) is larger than this. */
 #define LSTAR_H5Z_MAX_CHUNK_BYTES 0xFFFFFFFFu
@@ -52,5 +55,18 @@ int lstar_h5z_set_output(void **buf, size_t *buf_size, const void *data, size_t 
  * exceed `max` if more are stored) together with its flags.  Returns 0 or -1 (error pushed). */
 int lstar_h5z_get_cd_values(hid_t dcpl_id, H5Z_filter_t filter_id, const char *filter_name, unsigned *flags,
                             size_t *n, unsigned cd_values[], size_t max);
+
+/* The lstar codec for a JSON configuration (lstar_codec_from_json with `dtype` and `itemsize`), built
+ * on the first call and kept for the life of the plugin, so that filters do not rebuild it per chunk.
+ * Lookups take no lock (entries are published once, complete, and never change); building a new entry
+ * takes a mutex.  Returns the codec, or NULL with *err set.  *owned = 1 when the codec could not be
+ * cached (more than 64 configurations, a configuration longer than 95 characters, or the plugin being
+ * unloaded): pass it back to lstar_h5z_codec_done in every case.  Codecs are immutable: the same one
+ * may encode/decode on many threads at once. */
+lstar_codec *lstar_h5z_codec(const char *json, lstar_dtype dtype, size_t itemsize, int *owned, lstar_error *err);
+void lstar_h5z_codec_done(lstar_codec *codec, int owned);
+
+/* Number of codecs in the cache (for the self-tests). */
+size_t lstar_h5z_codec_cache_size(void);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <zstd.h>
 
+#include "codec/codec_internal.h" /* decode fast paths (lstar-core/src) */
 #include "lstar/codec.h"
 #include "lstar/alloc.h"
 #include "lstar/limits.h"
@@ -82,23 +83,28 @@ static herr_t zstd_set_local(hid_t dcpl_id, hid_t type_id, hid_t space_id) {
     return 0;
 }
 
+/* The lstar zstd codec for a level (cached per level: see lstar_h5z_codec). */
+static lstar_codec *zstd_codec(int level, int *owned, lstar_error *err) {
+    char json[64];
+    snprintf(json, sizeof json, "{\"id\":\"zstd\",\"level\":%d}", level);
+    return lstar_h5z_codec(json, LSTAR_DTYPE_UINT8, 1, owned, err);
+}
+
 static size_t zstd_encode(size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t *buf_size,
                           void **buf) {
     size_t ret = 0;
+    int owned = 0;
     lstar_codec *codec = NULL;
     uint8_t *out = NULL;
     size_t out_size = 0;
     lstar_error err = {0};
-    char json[64];
     int level = cd_nelmts >= 1 ? level_from_cd(cd_values[0]) : LSTAR_H5Z_ZSTD_DEFAULT_LEVEL;
     /* set_local refuses bad levels for datasets created with this plugin; a dataset created by
      * another zstd filter may carry any value, and like that filter we clamp instead of failing. */
     if (level < ZSTD_minCLevel()) level = ZSTD_minCLevel();
     if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
-    snprintf(json, sizeof json, "{\"id\":\"zstd\",\"level\":%d}", level);
-    if (lstar_codec_from_json(json, LSTAR_DTYPE_UINT8, 1, &codec, &err) != LSTAR_OK ||
-        lstar_codec_encode(codec, *buf, nbytes, &out, &out_size, &err) != LSTAR_OK)
-        goto done;
+    codec = zstd_codec(level, &owned, &err);
+    if (!codec || lstar_codec_encode(codec, *buf, nbytes, &out, &out_size, &err) != LSTAR_OK) goto done;
     if (out_size > LSTAR_H5Z_MAX_CHUNK_BYTES) {
         lstar_error_clear(&err);
         snprintf(err.message, sizeof err.message, "the compressed chunk (%zu bytes) exceeds HDF5's chunk limit",
@@ -114,17 +120,24 @@ static size_t zstd_encode(size_t cd_nelmts, const unsigned cd_values[], size_t n
     ret = out_size;
 done:
     lstar_free(out);
-    lstar_codec_free(codec);
+    lstar_h5z_codec_done(codec, owned);
     if (!ret) LSTAR_H5Z_ERROR(H5E_CANTFILTER, "%s: cannot compress a %zu-byte chunk: %s", ZSTD_FILTER_NAME, nbytes,
                               err.message[0] ? err.message : "unknown error");
     return ret;
 }
 
+/* Decoding allocates the output once, with H5allocate_memory and of the exact decoded size, decodes
+ * straight into it (reusing zstd contexts: lstar_codec_decode_into_fast) and hands it to HDF5 in place
+ * of the input buffer.  The size is the one recorded in cd_values; without one (datasets of other
+ * zstd filters) the size the frames declare, once checked against HDF5's and the codec's limits; for
+ * frames that declare none, the bounded streaming decoder of lstar_codec_decode. */
 static size_t zstd_decode(size_t cd_nelmts, const unsigned cd_values[], size_t nbytes, size_t *buf_size,
                           void **buf) {
     size_t ret = 0;
+    int owned = 0;
     lstar_codec *codec = NULL;
-    uint8_t *out = NULL;
+    uint8_t *out = NULL;      /* lstar buffer (streaming path) */
+    void *h5out = NULL;       /* H5allocate_memory buffer (sized path) */
     size_t out_size = 0;
     lstar_error err = {0};
     uint64_t expected = 0;
@@ -136,25 +149,61 @@ static size_t zstd_decode(size_t cd_nelmts, const unsigned cd_values[], size_t n
                  (unsigned long long)expected);
         goto done;
     }
-    /* With a recorded size the frame must decode to exactly that; without one, at most HDF5's chunk
-     * limit (the codec applies its own, lower, cap LSTAR_MAX_CHUNK_BYTES as well). */
-    if (lstar_codec_from_json("{\"id\":\"zstd\"}", LSTAR_DTYPE_UINT8, 1, &codec, &err) != LSTAR_OK ||
-        lstar_codec_decode(codec, *buf, nbytes, (size_t)expected, LSTAR_H5Z_MAX_CHUNK_BYTES, &out, &out_size,
-                           &err) != LSTAR_OK)
-        goto done;
-    if (out_size == 0) { /* no HDF5 chunk is empty, and 0 would read as failure anyway */
-        snprintf(err.message, sizeof err.message, "the data decode to 0 bytes");
+    /* Decoding needs no parameter: one cached codec serves every level. */
+    codec = lstar_h5z_codec("{\"id\":\"zstd\"}", LSTAR_DTYPE_UINT8, 1, &owned, &err);
+    if (!codec) goto done;
+    uint64_t size = expected;
+    if (!size) {
+        unsigned long long declared = 0;
+        int known = 0;
+        if (lstar_codec_zstd_declared_size(*buf, nbytes, &declared, &known, &err) != LSTAR_OK) goto done;
+        if (!known) {
+            /* No declared size: bounded streaming decode into an lstar buffer, then into HDF5's. */
+            if (lstar_codec_decode(codec, *buf, nbytes, 0, LSTAR_H5Z_MAX_CHUNK_BYTES, &out, &out_size, &err) !=
+                LSTAR_OK)
+                goto done;
+            if (out_size == 0) { /* no HDF5 chunk is empty, and 0 would read as failure anyway */
+                snprintf(err.message, sizeof err.message, "the data decode to 0 bytes");
+                goto done;
+            }
+            if (lstar_h5z_set_output(buf, buf_size, out, out_size) < 0) {
+                err.status = LSTAR_ERR_NOMEM;
+                snprintf(err.message, sizeof err.message, "out of memory for %zu bytes", out_size);
+                goto done;
+            }
+            ret = out_size;
+            goto done;
+        }
+        if (declared == 0) {
+            snprintf(err.message, sizeof err.message, "the data decode to 0 bytes");
+            goto done;
+        }
+        size = declared;
+    }
+    /* The recorded size too is checked against the codec's cap (what lstar_codec_decode applied). */
+    uint64_t limit = LSTAR_MAX_CHUNK_BYTES < LSTAR_H5Z_MAX_CHUNK_BYTES ? LSTAR_MAX_CHUNK_BYTES
+                                                                       : LSTAR_H5Z_MAX_CHUNK_BYTES;
+    if (size > limit) {
+        snprintf(err.message, sizeof err.message, "zstd: frame declares %llu decoded bytes, above the %llu-byte limit",
+                 (unsigned long long)size, (unsigned long long)limit);
         goto done;
     }
-    if (lstar_h5z_set_output(buf, buf_size, out, out_size) < 0) {
+    h5out = H5allocate_memory((size_t)size, 0);
+    if (!h5out) {
         err.status = LSTAR_ERR_NOMEM;
-        snprintf(err.message, sizeof err.message, "out of memory for %zu bytes", out_size);
+        snprintf(err.message, sizeof err.message, "out of memory for %llu bytes", (unsigned long long)size);
         goto done;
     }
-    ret = out_size;
+    if (lstar_codec_decode_into_fast(codec, *buf, nbytes, h5out, (size_t)size, &err) != LSTAR_OK) goto done;
+    H5free_memory(*buf);
+    *buf = h5out;
+    *buf_size = (size_t)size;
+    h5out = NULL;
+    ret = (size_t)size;
 done:
+    if (h5out) H5free_memory(h5out);
     lstar_free(out);
-    lstar_codec_free(codec);
+    lstar_h5z_codec_done(codec, owned);
     if (!ret) {
         if (expected)
             LSTAR_H5Z_ERROR(H5E_CANTFILTER,

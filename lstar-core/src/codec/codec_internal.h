@@ -4,6 +4,8 @@
  *   codec.c          factory (JSON / spec), to_json, dispatch of encode/decode
  *   codec_compress.c zlib, gzip, zstd, blosc, lz4
  *   codec_filters.c  shuffle, delta, crc32c, fletcher32
+ *   codec_fast.c     fast paths for the HDF5 plugins: zstd decode with pooled
+ *                    contexts, in-place delta
  *
  * Every codec kind provides three functions:
  *   encode       in -> freshly allocated out (lstar_malloc)
@@ -110,5 +112,24 @@ uint32_t lstar_fletcher32(const void *data, size_t n);
 /* Allocate the result of a decode/encode: at least 1 byte so that a
  * successful call always returns a non-NULL pointer. */
 uint8_t *lstar_codec_alloc_out(size_t n);
+
+/* ---- Fast paths (codec_fast.c) for callers that decode one chunk at a time into their own buffer ---- */
+
+/* Total content size declared by the zstd frames of `in`: LSTAR_OK with *known = 1 and *total set, or
+ * *known = 0 when some frame does not declare it.  Fails (LSTAR_ERR_CORRUPT) on empty input, a bad or
+ * truncated frame header, and a total above n * 32768 bytes, which no valid input reaches. */
+lstar_status lstar_codec_zstd_declared_size(const void *in, size_t n, unsigned long long *total, int *known,
+                                            lstar_error *err);
+/* lstar_codec_decode_into with the same checks, faster for zstd: decompression contexts are kept in a
+ * small process-wide pool and reused instead of being created per call.  Other kinds go to
+ * lstar_codec_decode_into.  out_size must be > 0.  Thread-safe. */
+lstar_status lstar_codec_decode_into_fast(const lstar_codec *codec, const void *in, size_t in_size, void *out,
+                                          size_t out_size, lstar_error *err);
+/* Delta encode (encode = 1) or decode (0) of `n` bytes in place, for integer delta codecs with
+ * astype == dtype (LSTAR_ERR_UNSUPPORTED otherwise).  A size that is not a whole number of elements is
+ * LSTAR_ERR_INVALID_ARG (encode) or LSTAR_ERR_CORRUPT (decode).  Same bytes as lstar_codec_encode /
+ * lstar_codec_decode. */
+lstar_status lstar_codec_delta_inplace(const lstar_codec *codec, int encode, void *buf, size_t n,
+                                       lstar_error *err);
 
 #endif
