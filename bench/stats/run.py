@@ -55,8 +55,12 @@ def main():
     ap.add_argument("--sizes", default="25k,50k,100k,200k")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--peers", default="h5py,backed,scipy")
+    ap.add_argument("--peers", default="h5py,backed,scipy", help="comma list; empty for none")
+    ap.add_argument("--compressions", default="none,zstd:3",
+                    help="L* stores to make with lstar convert --compression (none, zstd:3, zstd:9, ...)")
     ap.add_argument("--lognorm", action="store_true", help="also time lstar --lognorm")
+    ap.add_argument("--baseline", help="another lstar binary (e.g. an older build) timed on the L* stores in the "
+                    "same interleaved rounds; its output must be byte-identical to --lstar's")
     ap.add_argument("--real", action="store_true", help="also the largest real matrix in ../shared/data")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
@@ -71,8 +75,11 @@ def main():
             nnz = int(f["X/data"].shape[0])
             ncells = int(f["X"].attrs["shape"][0])
         inputs = [("h5ad", h5ad)]
-        for tag, comp in (("lstar", "none"), ("lstar-zstd", "zstd:3")):
-            dst = os.path.join(DATA, "stats", "s%s%s.lstar.zarr" % (size, "" if comp == "none" else "_zstd"))
+        for comp in args.compressions.split(","):
+            # names: none -> s100k, zstd:3 -> s100k_zstd (the original pair), zstd:9 -> s100k_zstd9, ...
+            suffix = "" if comp == "none" else "_zstd" if comp == "zstd:3" else "_" + comp.replace(":", "")
+            tag = "lstar" + suffix.replace("_", "-")
+            dst = os.path.join(DATA, "stats", "s%s%s.lstar.zarr" % (size, suffix))
             if not os.path.exists(dst):
                 subprocess.run([args.lstar, "convert", h5ad, dst, "--compression", comp, "--no-check"], check=True,
                                stdout=subprocess.DEVNULL)
@@ -82,11 +89,15 @@ def main():
             for t in args.threads.split(","):
                 out = os.path.join(OUT, "lstar_%s_%s_t%s.tsv" % (size, tag, t))
                 configs.append(("lstar", tag, int(t), [args.lstar, "stats", path, "--threads", t, "--out", out], out))
+                if args.baseline and tag != "h5ad":
+                    outb = out.replace(".tsv", "_baseline.tsv")
+                    configs.append(("lstar baseline", tag, int(t),
+                                    [args.baseline, "stats", path, "--threads", t, "--out", outb], outb))
                 if args.lognorm and tag == "lstar":
                     out2 = out.replace(".tsv", "_lognorm.tsv")
                     configs.append(("lstar --lognorm", tag, int(t),
                                     [args.lstar, "stats", path, "--lognorm", "--threads", t, "--out", out2], None))
-        for peer in args.peers.split(","):
+        for peer in [p for p in args.peers.split(",") if p]:
             out = os.path.join(OUT, "peer_%s_%s.npy" % (peer, size))
             configs.append(("python " + peer, "h5ad", 1, [PY, os.path.join(HERE, "peers.py"), peer, h5ad, out], out))
         runs = {i: [] for i in range(len(configs))}
@@ -95,6 +106,9 @@ def main():
                 runs[i].append(timed(c[3]))
         # correctness: every output agrees with the first lstar output
         ref = read_tsv(configs[0][4])
+        for c in configs:
+            if c[0] == "lstar baseline" and open(c[4], "rb").read() != open(c[4].replace("_baseline", ""), "rb").read():
+                raise SystemExit("baseline output %s differs from lstar's" % c[4])
         for i, c in enumerate(configs):
             if not c[4]:
                 continue

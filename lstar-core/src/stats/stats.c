@@ -13,6 +13,10 @@
 #include "stats/dd.h"
 #include "stats/kernel.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Values converted / transformed per inner piece (stack buffers). */
 #define PIECE 512
 /* log1p lookup for small non-negative integers (count data): log1p(k) for
@@ -23,13 +27,28 @@ typedef struct colacc {
     double sh, sl, qh, ql; /* Σv and Σv² as dd */
 } colacc;
 
+/* A slot's partial of one column, split by use: the scatter touches Σv, Σv²
+ * and the count on every entry, so they share one aligned 32-byte record
+ * (one cache line per entry, half the footprint of dd pairs + a count
+ * array); the dd low parts are only touched by non-integral pieces. */
+typedef struct colhot {
+    double sh, qh; /* high parts of Σv and Σv² */
+    uint64_t n;    /* stored entries (dense: non-zero values) */
+    uint64_t unused_;
+} colhot;
+
+typedef struct collo {
+    double sl, ql; /* low parts of Σv and Σv² */
+} collo;
+
 typedef struct rowacc {
     double th, tl, gh, gl; /* Σx and Σ_{group} x as dd */
 } rowacc;
 
 typedef struct slot {
-    colacc *col;       /* ncols (CSR/dense) or the block's columns (CSC, absolute index) */
-    uint64_t *col_n;   /* stored entries (dense: non-zero values) per column */
+    colhot *col;       /* ncols (CSR/dense) or the block's columns (CSC, absolute index); 64-byte aligned */
+    void *col_mem;     /* the allocation holding col */
+    collo *col_lo;     /* the dd low parts, same indexing */
     rowacc *row;       /* CSR/dense: rows [m0, m1) at row[r - m0]; CSC: all rows */
     uint64_t *row_n;   /* detected (x != 0) per row */
     uint64_t row_lo, row_hi; /* CSC: rows touched [row_lo, row_hi) */
@@ -192,54 +211,136 @@ static void transform(const ctx *c, const double *x, size_t n, const double *row
     }
 }
 
+/* Integrality scan of a piece: *allint = every |v[k]| is an integer
+ * ((|v| + 2^52) - 2^52 == |v|; false for NaN, true for ±Inf) and *maxabs =
+ * max |v[k]| (meaningful only when *allint).  "Every v[k] is an integer with
+ * |v[k]| <= b" is then allint && maxabs <= b, for any b: one scan answers the
+ * row and the column bound. */
+typedef struct iscan {
+    int allint;
+    double maxabs;
+} iscan;
+
+static iscan scan_scalar(const double *v, size_t n, iscan r) {
+    for (size_t k = 0; k < n; k++) {
+        double a = fabs(v[k]);
+        double t = (a + 0x1p52) - 0x1p52;
+        r.allint &= t == a;
+        r.maxabs = a > r.maxabs ? a : r.maxabs;
+    }
+    return r;
+}
+
+#if defined(__SSE2__)
+/* The same IEEE operations two lanes at a time (compilers do not vectorise
+ * the scalar loop: a double compare feeding an integer flag). */
+#define ISCAN_STEP(a, good, mx)                                                                               \
+    do {                                                                                                      \
+        __m128d t_ = _mm_sub_pd(_mm_add_pd((a), magic), magic);                                               \
+        good = _mm_and_pd(good, _mm_cmpeq_pd(t_, (a)));                                                       \
+        mx = _mm_max_pd(mx, (a));                                                                             \
+    } while (0)
+
+static iscan iscan_finish(__m128d good, __m128d mx, iscan r) {
+    double m[2];
+    _mm_storeu_pd(m, mx);
+    r.allint &= _mm_movemask_pd(good) == 3;
+    if (m[0] > r.maxabs) r.maxabs = m[0];
+    if (m[1] > r.maxabs) r.maxabs = m[1];
+    return r;
+}
+#endif
+
+static iscan scan_piece(const double *v, size_t n) {
+    iscan r = {1, 0.0};
+    size_t k = 0;
+#if defined(__SSE2__)
+    const __m128d magic = _mm_set1_pd(0x1p52), absmask = _mm_castsi128_pd(_mm_set1_epi64x(INT64_MAX));
+    __m128d good0 = _mm_castsi128_pd(_mm_set1_epi32(-1)), good1 = good0, mx0 = _mm_setzero_pd(), mx1 = mx0;
+    for (; k + 4 <= n; k += 4) {
+        __m128d a0 = _mm_and_pd(_mm_loadu_pd(v + k), absmask), a1 = _mm_and_pd(_mm_loadu_pd(v + k + 2), absmask);
+        ISCAN_STEP(a0, good0, mx0);
+        ISCAN_STEP(a1, good1, mx1);
+    }
+    r = iscan_finish(_mm_and_pd(good0, good1), _mm_max_pd(mx0, mx1), r);
+#endif
+    return scan_scalar(v + k, n - k, r);
+}
+
+/* to_double and scan_piece of the result in one pass (float32 fused, the
+ * common case; other dtypes convert then scan). */
+static iscan to_double_scan(const void *src, lstar_dtype dt, uint64_t off, size_t n, double *dst) {
+#if defined(__SSE2__)
+    if (dt == LSTAR_DTYPE_FLOAT32) {
+        const float *f = (const float *)src + off;
+        iscan r = {1, 0.0};
+        size_t k = 0;
+        const __m128d magic = _mm_set1_pd(0x1p52), absmask = _mm_castsi128_pd(_mm_set1_epi64x(INT64_MAX));
+        __m128d good0 = _mm_castsi128_pd(_mm_set1_epi32(-1)), good1 = good0, mx0 = _mm_setzero_pd(), mx1 = mx0;
+        for (; k + 4 <= n; k += 4) {
+            __m128 q = _mm_loadu_ps(f + k);
+            __m128d x0 = _mm_cvtps_pd(q), x1 = _mm_cvtps_pd(_mm_movehl_ps(q, q));
+            _mm_storeu_pd(dst + k, x0);
+            _mm_storeu_pd(dst + k + 2, x1);
+            __m128d a0 = _mm_and_pd(x0, absmask), a1 = _mm_and_pd(x1, absmask);
+            ISCAN_STEP(a0, good0, mx0);
+            ISCAN_STEP(a1, good1, mx1);
+        }
+        r = iscan_finish(_mm_and_pd(good0, good1), _mm_max_pd(mx0, mx1), r);
+        for (size_t j = k; j < n; j++) dst[j] = (double)f[j];
+        return scan_scalar(dst + k, n - k, r);
+    }
+#endif
+    to_double(src, dt, off, n, dst);
+    return scan_piece(dst, n);
+}
+
 /* 1 if every v[k] is an integer with |v[k]| <= bound (< 2^52): then sums of
  * them (and of their squares, given the bound) are exact in plain double
  * arithmetic and the dd accumulators can take them as hi += v with lo
  * untouched — the same exact state the dd path reaches, only faster. */
+static int integral_within(iscan r, double bound) { return r.allint && r.maxabs <= bound; }
+
 static int piece_integral(const double *v, size_t n, double bound) {
-    int ok = 1;
-    for (size_t k = 0; k < n; k++) {
-        double a = fabs(v[k]);
-        double t = (a + 0x1p52) - 0x1p52;
-        ok &= (t == a) & (a <= bound);
-    }
-    return ok;
+    return integral_within(scan_piece(v, n), bound);
 }
 
-/* Scatter v[k] into column accumulators idx[k]. */
-#define SCATTER_COLS(IDX)                                                                                     \
+/* Scatter v[k] into column partials idx[k]. */
+#define SCATTER_COLS(IDX, INTEGRAL)                                                                           \
     do {                                                                                                      \
-        if (piece_integral(v, n, c->col_bound)) {                                                             \
+        if (INTEGRAL) {                                                                                       \
             for (size_t k = 0; k < n; k++) {                                                                  \
-                colacc *a = &acc[(IDX)[k]];                                                                   \
+                colhot *a = &acc[(IDX)[k]];                                                                   \
                 double y = v[k];                                                                              \
                 a->sh += y;                                                                                   \
                 a->qh += y * y;                                                                               \
-                cnt[(IDX)[k]]++;                                                                              \
+                a->n++;                                                                                       \
             }                                                                                                 \
-        } else if (exact_sq) {                                                                                       \
+        } else if (exact_sq) {                                                                                \
             for (size_t k = 0; k < n; k++) {                                                                  \
-                colacc *a = &acc[(IDX)[k]];                                                                   \
+                colhot *a = &acc[(IDX)[k]];                                                                   \
+                collo *l = &lo[(IDX)[k]];                                                                     \
                 double y = v[k], p, pe;                                                                       \
                 dd_two_prod(y, y, &p, &pe);                                                                   \
-                DD_ADD(a->sh, a->sl, y, 0.0);                                                                 \
-                DD_ADD(a->qh, a->ql, p, pe);                                                                  \
-                cnt[(IDX)[k]]++;                                                                              \
+                DD_ADD(a->sh, l->sl, y, 0.0);                                                                 \
+                DD_ADD(a->qh, l->ql, p, pe);                                                                  \
+                a->n++;                                                                                       \
             }                                                                                                 \
         } else {                                                                                              \
             for (size_t k = 0; k < n; k++) {                                                                  \
-                colacc *a = &acc[(IDX)[k]];                                                                   \
+                colhot *a = &acc[(IDX)[k]];                                                                   \
+                collo *l = &lo[(IDX)[k]];                                                                     \
                 double y = v[k];                                                                              \
-                DD_ADD(a->sh, a->sl, y, 0.0);                                                                 \
-                DD_ADD(a->qh, a->ql, y * y, 0.0);                                                             \
-                cnt[(IDX)[k]]++;                                                                              \
+                DD_ADD(a->sh, l->sl, y, 0.0);                                                                 \
+                DD_ADD(a->qh, l->ql, y * y, 0.0);                                                             \
+                a->n++;                                                                                       \
             }                                                                                                 \
         }                                                                                                     \
     } while (0)
 
 /* One column's values into one accumulator (CSC). */
-static void reduce_col(colacc *a, const double *v, size_t n, int exact_sq, double bound) {
-    double sh = a->sh, sl = a->sl, qh = a->qh, ql = a->ql;
+static void reduce_col(colhot *a, collo *l, const double *v, size_t n, int exact_sq, double bound) {
+    double sh = a->sh, sl = l->sl, qh = a->qh, ql = l->ql;
     if (piece_integral(v, n, bound)) {
         for (size_t k = 0; k < n; k++) {
             sh += v[k];
@@ -260,9 +361,9 @@ static void reduce_col(colacc *a, const double *v, size_t n, int exact_sq, doubl
         }
     }
     a->sh = sh;
-    a->sl = sl;
+    l->sl = sl;
     a->qh = qh;
-    a->ql = ql;
+    l->ql = ql;
 }
 
 /* ---- work ------------------------------------------------------------------- */
@@ -271,16 +372,16 @@ static lstar_status work_sparse(ctx *c, const lstar_kblock *b, slot *s) {
     const int64_t *ip = b->indptr;
     const uint8_t *grp = c->o->col_group;
     const int exact_sq = c->exact_sq;
-    double x[PIECE], v[PIECE], rf[PIECE];
-    colacc *acc = s->col;
-    uint64_t *cnt = s->col_n;
+    double x[PIECE], tv[PIECE], rf[PIECE];
+    colhot *acc = s->col;
+    collo *lo = s->col_lo;
     if (c->do_cols) {
         if (c->csr) {
             memset(acc, 0, (size_t)c->m->ncols * sizeof *acc);
-            memset(cnt, 0, (size_t)c->m->ncols * sizeof *cnt);
+            memset(lo, 0, (size_t)c->m->ncols * sizeof *lo);
         } else {
             memset(acc + b->m0, 0, (size_t)(b->m1 - b->m0) * sizeof *acc);
-            memset(cnt + b->m0, 0, (size_t)(b->m1 - b->m0) * sizeof *cnt);
+            memset(lo + b->m0, 0, (size_t)(b->m1 - b->m0) * sizeof *lo);
         }
     }
     if (c->do_rows) {
@@ -301,12 +402,12 @@ static lstar_status work_sparse(ctx *c, const lstar_kblock *b, slot *s) {
         for (uint64_t p0 = a0; p0 < a1; p0 += PIECE) {
             size_t n = (size_t)(a1 - p0 < PIECE ? a1 - p0 : PIECE);
             uint64_t off = p0 - b->e0;
-            to_double(b->data, b->data_dtype, off, n, x);
+            const iscan xs = to_double_scan(b->data, b->data_dtype, off, n, x);
             const int32_t *i32 = b->idx32 ? b->idx32 + off : NULL;
             const int64_t *i64 = b->idx64 ? b->idx64 + off : NULL;
             if (c->do_rows) {
                 if (c->csr) {
-                    int fast = piece_integral(x, n, c->row_bound);
+                    int fast = integral_within(xs, c->row_bound);
                     if (fast) {
                         for (size_t k = 0; k < n; k++) {
                             th += x[k];
@@ -351,15 +452,21 @@ static lstar_status work_sparse(ctx *c, const lstar_kblock *b, slot *s) {
                         rowf = rf;
                     }
                 }
-                transform(c, x, n, rowf, f1, v);
+                /* without a transform the values are x itself: no copy */
+                const double *v = x;
+                if (c->factor || c->o->lognorm) {
+                    transform(c, x, n, rowf, f1, tv);
+                    v = tv;
+                }
                 if (c->csr) {
+                    int integral = v == x ? integral_within(xs, c->col_bound) : piece_integral(v, n, c->col_bound);
                     if (i32)
-                        SCATTER_COLS(i32);
+                        SCATTER_COLS(i32, integral);
                     else
-                        SCATTER_COLS(i64);
+                        SCATTER_COLS(i64, integral);
                 } else {
-                    reduce_col(&acc[mj], v, n, exact_sq, c->col_bound);
-                    cnt[mj] += n;
+                    reduce_col(&acc[mj], &lo[mj], v, n, exact_sq, c->col_bound);
+                    acc[mj].n += n;
                 }
             }
         }
@@ -380,11 +487,11 @@ static lstar_status work_dense(ctx *c, const lstar_kblock *b, slot *s) {
     const uint8_t *grp = c->o->col_group;
     const int exact_sq = c->exact_sq;
     double x[PIECE], v[PIECE];
-    colacc *acc = s->col;
-    uint64_t *cnt = s->col_n;
+    colhot *acc = s->col;
+    collo *lo = s->col_lo;
     if (c->do_cols) {
         memset(acc, 0, (size_t)ncols * sizeof *acc);
-        memset(cnt, 0, (size_t)ncols * sizeof *cnt);
+        memset(lo, 0, (size_t)ncols * sizeof *lo);
     }
     for (uint64_t r = 0; r < b->nr; r++) {
         double th = 0, tl = 0, gh = 0, gl = 0;
@@ -401,21 +508,22 @@ static lstar_status work_dense(ctx *c, const lstar_kblock *b, slot *s) {
             }
             if (c->do_cols) {
                 transform(c, x, n, NULL, c->factor ? c->factor[b->r0 + r] : 1.0, v);
-                colacc *a0 = acc + j0;
-                uint64_t *n0 = cnt + j0;
+                colhot *a0 = acc + j0;
+                collo *l0 = lo + j0;
                 for (size_t k = 0; k < n; k++) {
                     double y = v[k];
                     if (y == 0 && x[k] == 0) continue; /* zeros add nothing; not "stored" */
-                    colacc *a = &a0[k];
+                    colhot *a = &a0[k];
+                    collo *l = &l0[k];
                     if (exact_sq) {
                         double p, pe;
                         dd_two_prod(y, y, &p, &pe);
-                        DD_ADD(a->qh, a->ql, p, pe);
+                        DD_ADD(a->qh, l->ql, p, pe);
                     } else {
-                        DD_ADD(a->qh, a->ql, y * y, 0.0);
+                        DD_ADD(a->qh, l->ql, y * y, 0.0);
                     }
-                    DD_ADD(a->sh, a->sl, y, 0.0);
-                    n0[k]++;
+                    DD_ADD(a->sh, l->sl, y, 0.0);
+                    a->n++;
                 }
             }
         }
@@ -441,9 +549,9 @@ static lstar_status work_fn(void *ud, const lstar_kblock *b, size_t slot_i, int 
 
 /* ---- ordered reduction ----------------------------------------------------------- */
 
-static void merge_col(colacc *g, const colacc *p) {
-    dd s = dd_add((dd){g->sh, g->sl}, (dd){p->sh, p->sl});
-    dd q = dd_add((dd){g->qh, g->ql}, (dd){p->qh, p->ql});
+static void merge_col(colacc *g, const colhot *p, const collo *pl) {
+    dd s = dd_add((dd){g->sh, g->sl}, (dd){p->sh, pl->sl});
+    dd q = dd_add((dd){g->qh, g->ql}, (dd){p->qh, pl->ql});
     g->sh = s.hi;
     g->sl = s.lo;
     g->qh = q.hi;
@@ -470,9 +578,9 @@ static lstar_status store_fn(void *ud, const lstar_kblock *b, size_t slot_i, lst
             j1 = b->m1;
         }
         for (uint64_t j = j0; j < j1; j++) {
-            if (!s->col_n[j]) continue;
-            merge_col(&c->col[j], &s->col[j]);
-            c->col_n[j] += s->col_n[j];
+            if (!s->col[j].n) continue;
+            merge_col(&c->col[j], &s->col[j], &s->col_lo[j]);
+            c->col_n[j] += s->col[j].n;
         }
     }
     if (c->do_rows) {
@@ -511,8 +619,8 @@ static uint64_t max_row_span(const lstar_kstream *ks, const ctx *c) {
 static void free_slots(ctx *c) {
     if (!c->slots) return;
     for (size_t i = 0; i < c->nslots; i++) {
-        lstar_free(c->slots[i].col);
-        lstar_free(c->slots[i].col_n);
+        lstar_free(c->slots[i].col_mem);
+        lstar_free(c->slots[i].col_lo);
         lstar_free(c->slots[i].row);
         lstar_free(c->slots[i].row_n);
     }
@@ -640,9 +748,12 @@ lstar_status lstar_stats_compute(const lstar_stats_matrix *m, const lstar_stats_
     for (size_t i = 0; i < c.nslots; i++) {
         slot *s = &c.slots[i];
         if (want_cols) {
-            s->col = alloc_n(m->ncols, sizeof *s->col);
-            s->col_n = alloc_n(m->ncols, sizeof *s->col_n);
-            if (!s->col || !s->col_n) {
+            /* aligned so that no 32-byte accumulator straddles two cache
+             * lines (the scatter touches Σv and Σv² of one column) */
+            s->col_mem = alloc_n(m->ncols + 2, sizeof *s->col);
+            s->col = s->col_mem ? (colhot *)(((uintptr_t)s->col_mem + 63) & ~(uintptr_t)63) : NULL;
+            s->col_lo = alloc_n(m->ncols, sizeof *s->col_lo);
+            if (!s->col || !s->col_lo) {
                 st = LSTAR_NOMEM(err, NULL);
                 goto done;
             }

@@ -7,6 +7,7 @@
 #include "codec/codec_internal.h"
 #include "common/error.h"
 #include "lstar/alloc.h"
+#include "store/store_internal.h"
 #include "zarr/zarr_internal.h"
 
 #define SHARD_EMPTY UINT64_MAX
@@ -491,6 +492,28 @@ done:
     return st;
 }
 
+/* Where the inner chunk at `coords` of a sharded array lies: its shard's key, offset and size (*found = 0
+ * for a missing shard or an empty index entry).  `c` caches the shard index. */
+static lstar_status shard_locate(lstar_zarr_array *a, const uint64_t *coords, zarr_shard_cache *c, char *key,
+                                 uint64_t *off, size_t *nb, int *found, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    uint64_t g[LSTAR_MAX_RANK];
+    uint64_t inner = 0;
+    *found = 0;
+    for (int d = 0; d < a->rank; d++) {
+        g[d] = coords[d] / a->cps[d];
+        inner = inner * a->cps[d] + coords[d] % a->cps[d];
+    }
+    LSTAR_CHECK(load_index(a, g, c, err));
+    if (c->missing || c->index[2 * inner] == SHARD_EMPTY) goto done;
+    LSTAR_CHECK(lstar_zarr_grid_key(a, g, key, err));
+    *off = c->index[2 * inner];
+    *nb = (size_t)c->index[2 * inner + 1];
+    *found = 1;
+done:
+    return st;
+}
+
 lstar_status lstar_zarr_chunk_fetch(lstar_zarr_array *a, const uint64_t *coords, zarr_shard_cache *sc,
                                     uint8_t **data, size_t *size, lstar_error *err) {
     lstar_status st = LSTAR_OK;
@@ -509,25 +532,20 @@ lstar_status lstar_zarr_chunk_fetch(lstar_zarr_array *a, const uint64_t *coords,
         if (st != LSTAR_OK && err) *err = e;
         return st;
     }
-    uint64_t g[LSTAR_MAX_RANK];
-    uint64_t inner = 0;
-    for (int d = 0; d < a->rank; d++) {
-        g[d] = coords[d] / a->cps[d];
-        inner = inner * a->cps[d] + coords[d] % a->cps[d];
-    }
     zarr_shard_cache local;
     memset(&local, 0, sizeof local);
     zarr_shard_cache *c = sc ? sc : &local;
-    LSTAR_CHECK(load_index(a, g, c, err));
-    if (c->missing || c->index[2 * inner] == SHARD_EMPTY) goto done;
-    size_t nb = (size_t)c->index[2 * inner + 1];
+    uint64_t off = 0;
+    size_t nb = 0;
+    int found = 0;
+    LSTAR_CHECK(shard_locate(a, coords, c, key, &off, &nb, &found, err));
+    if (!found) goto done;
     uint8_t *buf = lstar_malloc(nb ? nb : 1);
     if (!buf) {
         st = LSTAR_NOMEM(err, a->path);
         goto done;
     }
-    LSTAR_CHECK(lstar_zarr_grid_key(a, g, key, err));
-    st = lstar_store_get_range(a->z->store, key, c->index[2 * inner], nb, buf, err);
+    st = lstar_store_get_range(a->z->store, key, off, nb, buf, err);
     if (st != LSTAR_OK) {
         lstar_free(buf);
         goto done;
@@ -539,11 +557,46 @@ done:
     return st;
 }
 
+/* An uncompressed chunk (no codec but `bytes`, possibly byte-swapped) whose stored object has exactly the
+ * chunk's size is read straight into `out`: no intermediate buffer, no copy.  Only for backends with
+ * native range reads (a size query plus a range read then cost what one whole-object read did).  Returns
+ * 1 when it handled the chunk (*st is the result), 0 when the general path must run (absent chunk, other
+ * size, a store error: that path reports them exactly as before). */
+static int read_raw_direct(lstar_zarr_array *a, const uint64_t *coords, void *out, zarr_shard_cache *sc,
+                           lstar_status *st, lstar_error *err) {
+    const zarr_chain *ch = &a->chain;
+    char key[LSTAR_MAX_KEY_BYTES + 1];
+    uint64_t off = 0;
+    if (ch->ab != ZARR_AB_BYTES || ch->n_bb != 0 || ch->n_aa != 0 || a->chunk_bytes == 0) return 0;
+    if (!a->z->store || !a->z->store->ops->get_range) return 0;
+    lstar_error e;
+    lstar_error_clear(&e);
+    if (!a->sharded) {
+        uint64_t size = 0;
+        if (lstar_zarr_grid_key(a, coords, key, &e) != LSTAR_OK) return 0;
+        if (lstar_store_size(a->z->store, key, &size, &e) != LSTAR_OK || size != a->chunk_bytes) return 0;
+    } else {
+        size_t nb = 0;
+        int found = 0;
+        zarr_shard_cache local;
+        memset(&local, 0, sizeof local);
+        lstar_status s = shard_locate(a, coords, sc ? sc : &local, key, &off, &nb, &found, &e);
+        if (!sc) lstar_zarr_shard_cache_destroy(&local);
+        if (s != LSTAR_OK || !found || nb != a->chunk_bytes) return 0;
+    }
+    *st = lstar_store_get_range(a->z->store, key, off, a->chunk_bytes, out, err);
+    if (*st == LSTAR_OK && ch->big_endian != lstar_zarr_native_big_endian())
+        lstar_zarr_bswap(out, a->chunk_elems, a->itemsize, a->dtype);
+    return 1;
+}
+
 lstar_status lstar_zarr_chunk_read(lstar_zarr_array *a, const uint64_t *coords, void *out, zarr_shard_cache *sc,
                                    lstar_error *err) {
     uint8_t *enc = NULL;
     size_t n = 0;
-    lstar_status st = lstar_zarr_chunk_fetch(a, coords, sc, &enc, &n, err);
+    lstar_status st = LSTAR_OK;
+    if (read_raw_direct(a, coords, out, sc, &st, err)) return st;
+    st = lstar_zarr_chunk_fetch(a, coords, sc, &enc, &n, err);
     if (st != LSTAR_OK) return st;
     if (!enc) {
         lstar_zarr_fill(a, out, a->chunk_elems);
