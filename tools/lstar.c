@@ -18,6 +18,8 @@
     X(synth)                                                                                                  \
     X(repack)                                                                                                 \
     X(stats)                                                                                                  \
+    X(mount)                                                                                                  \
+    X(umount)                                                                                                 \
     X(plugin_path)
 
 #define LSTAR_CLI_DECLARE_(ident) extern const cli_verb cli_verb_##ident;

@@ -1,8 +1,10 @@
 /* The HDF5 backend of the AnnData node layer (over lstar/h5.h).
  *
- * Three things lstar/h5.h does not offer yet are done with the HDF5 API here:
+ * Four things lstar/h5.h does not offer yet are done with the HDF5 API here:
  * the plugin search path (H5PLprepend / H5Zfilter_avail) and compound
- * datasets for rec-arrays (h_write_records, on a second handle of the file). */
+ * datasets for rec-arrays (h_write_records, on a second handle of the file),
+ * and files created with a caller's file access list (recording mode of the
+ * lstar VFD: ad_h5_set_create_fapl). */
 #include <hdf5.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include "anndata/ad_node.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "hdf5/h5_internal.h"
 #include "lstar/alloc.h"
 #include "lstar/codec.h"
 #include "lstar/h5.h"
@@ -733,7 +736,7 @@ static lstar_status h_write_records(void *ctx, const char *path, const ad_record
         H5Tclose(mt);
         if (rc < 0) goto hdf5_fail;
     }
-    fid = H5Fopen(lstar_h5_path(f), H5F_ACC_RDWR, H5P_DEFAULT);
+    fid = H5Freopen(f->fid); /* a second handle on the same open file (any driver) */
     if (fid < 0) goto hdf5_fail;
     hsize_t dims[1] = {(hsize_t)n};
     space = H5Screate_simple(1, dims, NULL);
@@ -848,10 +851,50 @@ int ad_h5_filter_available(unsigned id) {
     return r > 0;
 }
 
+static _Thread_local int64_t t_create_fapl = -1;
+
+void ad_h5_set_create_fapl(int64_t fapl) { t_create_fapl = fapl; }
+
+/* H5Fcreate with the caller's file access list (libver bounds as lstar_h5_open
+ * sets them: earliest, like h5py), wrapped as an lstar_h5_file. */
+static lstar_status create_with_fapl(const char *path, hid_t user_fapl, lstar_h5_file **out, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    lstar_h5_file *f = NULL;
+    hid_t fapl = -1;
+    h5_guard g;
+    h5_enter(&g);
+    f = lstar_calloc(1, sizeof *f);
+    if (!f || !(f->path = lstar_strdup(path))) {
+        st = LSTAR_NOMEM(err, path);
+        goto done;
+    }
+    f->fid = -1;
+    f->refs = 1;
+    if ((fapl = H5Pcopy(user_fapl)) < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST) < 0) {
+        st = h5_fail(err, LSTAR_ERR_INVALID_ARG, path, "cannot set up the file access list");
+        goto done;
+    }
+    f->fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f->fid < 0) {
+        st = h5_fail(err, LSTAR_ERR_IO, path, "cannot create HDF5 file");
+        goto done;
+    }
+    f->writable = 1;
+    *out = f;
+    f = NULL;
+done:
+    if (fapl >= 0) H5Pclose(fapl);
+    if (f) h5i_file_unref(f);
+    h5_leave(&g);
+    return st;
+}
+
 lstar_status ad_h5_open(const char *path, int create, const ad_node_ops **ops, void **ctx, lstar_error *err) {
     lstar_h5_file *f = NULL;
     lstar_status st =
-        lstar_h5_open(path, create ? (LSTAR_H5_CREATE | LSTAR_H5_WRITE) : LSTAR_H5_READ, &f, err);
+        create && t_create_fapl >= 0
+            ? create_with_fapl(path, (hid_t)t_create_fapl, &f, err)
+            : lstar_h5_open(path, create ? (LSTAR_H5_CREATE | LSTAR_H5_WRITE) : LSTAR_H5_READ, &f, err);
     if (st != LSTAR_OK) return st;
     *ops = &k_h5_ops;
     *ctx = f;

@@ -267,6 +267,7 @@ typedef struct ad_wopts {
     uint64_t total;
     int chunk_copy;           /* allow verbatim chunk copy (Zarr source → h5ad) */
     uint64_t chunks_copied;   /* out: chunks copied verbatim */
+    const struct ad_recorder *rec; /* recording mode (see ad_write_recorded), else NULL */
 } ad_wopts;
 
 /* A numeric/bool array read whole and written as one element (metadata-sized). */
@@ -281,5 +282,51 @@ lstar_status ad_write_dense(ad_container *c, const char *dest, const lstar_array
  * lstar_sparse_iter (indptr/indices validated: LSTAR_ERR_CORRUPT). */
 lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_field *f, int flip, ad_wopts *w,
                              lstar_error *err);
+
+
+/* ---- recording mode (the lstar HDF5 virtual file driver, vfd/) --------------------------------- *
+ *
+ * ad_write_recorded writes `ds` as h5ad into an HDF5 file created with the
+ * caller's file access list (an in-memory recording driver), with chunk copy
+ * forced for every Zarr-backed array whose codec chain HDF5 can decode
+ * (none, zlib, zstd, optional shuffle; any requested compression), and WITHOUT
+ * reading those chunks: the stored size comes from chunk_size, a dummy buffer
+ * of that size is written with H5Dwrite_chunk between chunk_begin/chunk_end so
+ * the driver records "this address range is that store object" instead of
+ * keeping the bytes.  Chunks the store lacks are encoded fill chunks, written
+ * between chunk_begin(coords = NULL) and chunk_end (the bytes are real).  A
+ * sparse matrix whose data and indices are both copied takes indptr from the
+ * source (chunk-copied when its dtype is the one anndata writes, else
+ * converted block by block; checked: indptr[0] == 0, non-decreasing,
+ * indptr[-1] == nnz) and its indices are not walked.  With decode_begin,
+ * arrays whose chain HDF5 cannot decode are recorded chunk by chunk too (see
+ * decode_begin), so nothing of a Zarr-backed matrix is read at all.  Everything else is
+ * written as lstar_anndata_write writes it.  No temporary file, no rename. */
+struct lstar_zarr_array;
+typedef struct ad_recorder {
+    int64_t fapl;           /* hid_t of the file access list used by H5Fcreate */
+    const char *name;       /* file name given to H5Fcreate */
+    const char *plugin_dir; /* prepended to HDF5's plugin path (may be NULL) */
+    /* Stored size of the chunk object at `coords` of `za`; *found = 0 if absent. */
+    lstar_status (*chunk_size)(void *ud, struct lstar_zarr_array *za, const uint64_t *coords, uint64_t *size,
+                               int *found, lstar_error *err);
+    /* The next raw write of `size` bytes is the stored chunk at `coords` of
+     * `za` (coords NULL: an encoded fill chunk, whose bytes are real). */
+    void (*chunk_begin)(void *ud, struct lstar_zarr_array *za, const uint64_t *coords, uint64_t size);
+    void (*chunk_end)(void *ud);
+    void *ud;
+    /* Optional: the next raw write of `size` bytes is chunk `coords` of `za`
+     * DECODED (C order, native little-endian): used for arrays whose codec
+     * chain HDF5 cannot decode as stored; they become unfiltered datasets with
+     * the Zarr chunk shape.  Followed by chunk_end.  NULL: such arrays are
+     * written with their values (read from the store). */
+    void (*decode_begin)(void *ud, struct lstar_zarr_array *za, const uint64_t *coords, uint64_t size);
+} ad_recorder;
+
+lstar_status ad_write_recorded(const lstar_dataset *ds, const ad_recorder *rec, lstar_strings *dropped,
+                               lstar_error *err);
+/* Use `fapl` (a hid_t, -1 = none) for the HDF5 files the calling thread
+ * creates through ad_h5_open from now on (recording mode). */
+void ad_h5_set_create_fapl(int64_t fapl);
 
 #endif

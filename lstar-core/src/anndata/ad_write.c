@@ -1416,3 +1416,63 @@ done:
     lstar_free(dest);
     return st;
 }
+
+lstar_status ad_write_recorded(const lstar_dataset *ds, const ad_recorder *rec, lstar_strings *dropped,
+                               lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    wr r;
+    memset(&r, 0, sizeof r);
+    if (dropped) memset(dropped, 0, sizeof *dropped);
+    if (!ds || !rec || !rec->name || !rec->chunk_size || !rec->chunk_begin || !rec->chunk_end)
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "ad_write_recorded: NULL argument");
+    const char *path = rec->name;
+    r.is_h5 = 1;
+    if (lstar_dataset_kind(ds) == LSTAR_KIND_COLLECTION) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
+                        "the dataset is a collection: flattening collections into one AnnData is not implemented");
+        goto done;
+    }
+    r.ds = ds;
+    r.cells = find_axis(ds, "cells", "observation");
+    r.genes = find_axis(ds, "genes", "feature");
+    if (!r.cells) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
+                        "the dataset has no observation axis ('cells' or an axis of role observation) for obs");
+        goto done;
+    }
+    r.cname = lstar_axis_name(r.cells);
+    r.gname = r.genes ? lstar_axis_name(r.genes) : NULL;
+    r.n_obs = lstar_axis_length(r.cells);
+    r.n_var = r.genes ? lstar_axis_length(r.genes) : 0;
+    r.nf = lstar_dataset_field_count(ds);
+    r.pl = lstar_calloc(r.nf ? r.nf : 1, sizeof *r.pl);
+    if (!r.pl) {
+        st = LSTAR_NOMEM(err, path);
+        goto done;
+    }
+    LSTAR_CHECK(lstar_strings_init(&r.dnames, err));
+    LSTAR_CHECK(lstar_strings_init(&r.dwhy, err));
+    LSTAR_CHECK(plan(&r, err));
+    r.w.compression = NULL; /* what is not copied is stored unfiltered */
+    r.w.chunk_elems = LSTAR_DEFAULT_STREAM_CHUNK_ELEMS;
+    r.w.threads = 1;
+    r.w.chunk_copy = 1;
+    r.w.rec = rec;
+    r.w.done = &r.done;
+    if (rec->plugin_dir) LSTAR_CHECK(ad_h5_plugin_prepend(rec->plugin_dir, err));
+    ad_h5_set_create_fapl(rec->fapl);
+    st = ad_container_create(path, LSTAR_ANNDATA_H5AD, &r.c, err);
+    ad_h5_set_create_fapl(-1);
+    LSTAR_CHECK(st);
+    st = write_all(&r, err);
+    ad_container_close(r.c); /* H5Fclose: the metadata reaches the driver */
+    r.c = NULL;
+    LSTAR_CHECK(st);
+    if (dropped) LSTAR_CHECK(lstar_strings_copy(dropped, &r.dwhy, err));
+done:
+    ad_container_close(r.c);
+    lstar_free(r.pl);
+    lstar_strings_destroy(&r.dnames);
+    lstar_strings_destroy(&r.dwhy);
+    return st;
+}

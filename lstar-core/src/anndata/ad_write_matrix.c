@@ -12,6 +12,7 @@
 
 #include "anndata/ad_node.h"
 #include "common/error.h"
+#include "hdf5/h5_internal.h"
 #include "lstar/alloc.h"
 #include "lstar/codec.h"
 #include "lstar/h5.h"
@@ -64,7 +65,7 @@ done:
 
 /* ---- chunk copy: Zarr source → h5ad ------------------------------------------------------------- */
 
-enum { FAM_NONE = 0, FAM_DEFLATE = 1, FAM_ZSTD = 2, FAM_OTHER = 3 };
+enum { FAM_NONE = 0, FAM_DEFLATE = 1, FAM_ZSTD = 2, FAM_OTHER = 3, FAM_BLOSC = 4 };
 
 static int family_of_spec(const char *spec) {
     if (!spec || !*spec || strcmp(spec, "none") == 0) return FAM_NONE;
@@ -77,19 +78,31 @@ static int family_of_spec(const char *spec) {
  * from its codec chain: [shuffle(itemsize)] then zlib(L) → deflate (1), or
  * zstd(L) → 32015; v3 `bytes(little)` is implied.  Also the codec specs to
  * encode a chunk the same way (for chunks the store does not hold).
- * Returns the family, FAM_OTHER if not representable. */
-static int zarr_h5_pipeline(const lstar_zarr_array *za, lstar_h5_filter *f, size_t *nf, char *shuf, size_t shufsz,
-                            char *comp, size_t compsz) {
+ * rec_mode (the VFD's recording writer) also accepts the inner chain of v3
+ * sharding and blosc → 32001 (when hdf5-blosc loads here).
+ * Returns the family (FAM_NONE: no compressor), FAM_OTHER if not representable. */
+static int zarr_h5_pipeline(const lstar_zarr_array *za, int rec_mode, lstar_h5_filter *f, size_t *nf, char *shuf,
+                            size_t shufsz, char *comp, size_t compsz) {
     int fam = FAM_OTHER;
     size_t es = lstar_zarr_array_itemsize(za);
     const char *dt = lstar_zarr_array_dtype_text(za);
     *nf = 0;
     shuf[0] = comp[0] = 0;
-    if (lstar_zarr_array_shard_shape(za) || es == 0 || !dt || dt[0] == '>') return FAM_OTHER;
+    int sharded = lstar_zarr_array_shard_shape(za) != NULL;
+    if ((sharded && !rec_mode) || es == 0 || !dt || dt[0] == '>') return FAM_OTHER;
     char *desc = lstar_zarr_array_codecs_desc(za);
     if (!desc) return FAM_OTHER;
     int have_comp = 0, ok = 1;
-    for (char *tok = desc; ok && tok && *tok;) {
+    char *chain = desc;
+    if (sharded) { /* "sharded[<inner chain>]": each inner chunk becomes one HDF5 chunk */
+        size_t l = strlen(desc);
+        ok = strncmp(desc, "sharded[", 8) == 0 && l > 9 && desc[l - 1] == ']' && !strchr(desc + 8, '[');
+        if (ok) {
+            desc[l - 1] = 0;
+            chain = desc + 8;
+        }
+    }
+    for (char *tok = chain; ok && tok && *tok;) {
         char *sep = strstr(tok, " | ");
         if (sep) *sep = 0;
         unsigned v = 0;
@@ -102,6 +115,39 @@ static int zarr_h5_pipeline(const lstar_zarr_array *za, lstar_h5_filter *f, size
             f[*nf].cd[0] = v;
             (*nf)++;
             snprintf(shuf, shufsz, "shuffle");
+        } else if (!have_comp && rec_mode && strncmp(tok, "blosc(", 6) == 0) {
+            /* recording mode: blosc frames pass through Debian's hdf5-blosc (32001) when it is here */
+            char cname[16], shs[16];
+            int lvl = 0;
+            static const char *const codes[] = {"blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"};
+            int code = -1, shc = -1;
+            if (sscanf(tok, "blosc(%15[^,],%d,%15[^)])", cname, &lvl, shs) == 3) {
+                for (int i = 0; i < 6; i++)
+                    if (strcmp(cname, codes[i]) == 0) code = i;
+                shc = strcmp(shs, "noshuffle") == 0    ? 0
+                      : strcmp(shs, "shuffle") == 0    ? 1
+                      : strcmp(shs, "bitshuffle") == 0 ? 2
+                      : strcmp(shs, "autoshuffle") == 0 ? (es == 1 ? 2 : 1)
+                                                        : -1;
+            }
+            if (code < 0 || shc < 0 || lvl < 0 || lvl > 9 || !ad_h5_filter_available(32001)) {
+                ok = 0;
+            } else {
+                f[*nf].id = 32001;
+                f[*nf].flags = LSTAR_H5_FILTER_OPTIONAL; /* as hdf5-blosc flags it */
+                f[*nf].ncd = 7;
+                f[*nf].cd[0] = 2; /* filter revision; [0..3] are rewritten by the filter's set_local */
+                f[*nf].cd[1] = 2; /* blosc format */
+                f[*nf].cd[2] = (unsigned)es;
+                f[*nf].cd[3] = 0;
+                f[*nf].cd[4] = (unsigned)lvl;
+                f[*nf].cd[5] = (unsigned)shc;
+                f[*nf].cd[6] = (unsigned)code;
+                (*nf)++;
+                snprintf(comp, compsz, "blosc:%s:%d:%s", cname, lvl, shs);
+                fam = FAM_BLOSC;
+                have_comp = 1;
+            }
         } else if (!have_comp && (sscanf(tok, "zlib(%u)", &v) == 1 || sscanf(tok, "zstd(%u)", &v) == 1)) {
             int z = tok[2] == 't';
             f[*nf].id = z ? 32015 : 1;
@@ -118,7 +164,25 @@ static int zarr_h5_pipeline(const lstar_zarr_array *za, lstar_h5_filter *f, size
         tok = sep ? sep + 3 : NULL;
     }
     lstar_free(desc);
-    return ok && have_comp ? fam : FAM_OTHER;
+    if (ok && !have_comp) fam = FAM_NONE; /* stored as is (optionally shuffled) */
+    return ok ? fam : FAM_OTHER;
+}
+
+/* Recording mode: H5Dwrite_chunk straight on the dataset.  Offsets come from the
+ * chunk grid (always chunk origins inside the extent), so lstar_h5_dataset_write_chunk's
+ * per-call checks (a copy of the creation property list each time) are skipped: with
+ * 100k chunks they were most of the time to open a store. */
+static lstar_status rec_write_chunk(lstar_h5_dataset *d, int rank, const uint64_t *off, const void *data, size_t size,
+                                    lstar_error *err) {
+    hsize_t hoff[LSTAR_MAX_RANK];
+    h5_guard g;
+    lstar_status st = LSTAR_OK;
+    for (int i = 0; i < rank; i++) hoff[i] = (hsize_t)off[i];
+    h5_enter(&g);
+    if (H5Dwrite_chunk(d->did, H5P_DEFAULT, 0, hoff, size, data) < 0)
+        st = h5_fail(err, LSTAR_ERR_IO, d->path, "cannot write a chunk");
+    h5_leave(&g);
+    return st;
 }
 
 /* Copy the chunks of Zarr array `za` verbatim into a new HDF5 dataset at
@@ -135,11 +199,23 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
     lstar_h5_dataset *d = NULL;
     lstar_codec *cs = NULL, *cc = NULL;
     uint8_t *raw = NULL, *dec = NULL, *tmp1 = NULL, *tmp2 = NULL;
+    uint64_t dummy_cap = 0; /* recording mode: size of the zeroed stand-in buffer `raw` */
+    int codecs_ready = 0;
+    const ad_recorder *rec = w->rec;
     *done = 0;
-    if (!w->chunk_copy || !hf || !za || w->zarr_format) return LSTAR_OK;
+    if ((!w->chunk_copy && !rec) || !hf || !za || w->zarr_format) return LSTAR_OK;
     memset(f, 0, sizeof f);
-    int fam = zarr_h5_pipeline(za, f, &nf, shuf, sizeof shuf, comp, sizeof comp);
-    if (fam == FAM_OTHER || fam == FAM_NONE || fam != family_of_spec(w->compression)) return LSTAR_OK;
+    int fam = zarr_h5_pipeline(za, rec != NULL, f, &nf, shuf, sizeof shuf, comp, sizeof comp);
+    /* recording mode, a chain HDF5 cannot decode as stored (gzip, crc32c, lz4, big-endian, F order,
+     * transpose, …): an unfiltered dataset whose chunks the driver decodes when they are read */
+    int decode = fam == FAM_OTHER && rec && rec->decode_begin && lstar_zarr_array_itemsize(za) > 0;
+    if (decode) {
+        fam = FAM_NONE;
+        nf = 0;
+    }
+    if (fam == FAM_OTHER) return LSTAR_OK;
+    /* recording mode: any representable chain, whatever the requested compression */
+    if (!rec && (fam == FAM_NONE || fam != family_of_spec(w->compression))) return LSTAR_OK;
     int rank = lstar_zarr_array_rank(za);
     const uint64_t *shape = lstar_zarr_array_shape(za), *chunks = lstar_zarr_array_chunks(za);
     size_t es = lstar_zarr_array_itemsize(za);
@@ -171,8 +247,47 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
         lstar_error e2;
         memset(&e2, 0, sizeof e2);
         for (int i = 0; i < rank; i++) off[i] = coords[i] * chunks[i];
-        st = lstar_zarr_array_read_raw_chunk(za, coords, &raw, &size, &e2);
-        if (st == LSTAR_ERR_NOT_FOUND) {
+        if (decode) {
+            /* a stand-in of the decoded size; the driver records "decode chunk `coords` of `za`" */
+            size = (size_t)(celems * es);
+            if (!raw) {
+                raw = lstar_calloc(1, size);
+                if (!raw) {
+                    st = LSTAR_NOMEM(err, dest);
+                    goto done;
+                }
+            }
+            rec->decode_begin(rec->ud, za, coords, size);
+            st = rec_write_chunk(d, rank, off, raw, size, err);
+            rec->chunk_end(rec->ud);
+            LSTAR_CHECK(st);
+        } else if (rec) {
+            /* the stored size only; the driver records where the bytes go */
+            uint64_t csize = 0;
+            int found = 0;
+            LSTAR_CHECK(rec->chunk_size(rec->ud, za, coords, &csize, &found, err));
+            if (found && csize >= ((uint64_t)1 << 32)) {
+                st = LSTAR_FAIL(err, LSTAR_ERR_LIMIT, dest, "a stored chunk of %llu bytes exceeds HDF5's 4 GiB limit",
+                                (unsigned long long)csize);
+                goto done;
+            }
+            if (found && (csize > dummy_cap || !raw)) {
+                lstar_free(raw);
+                raw = lstar_calloc(1, csize ? (size_t)csize : 1);
+                dummy_cap = raw ? csize : 0;
+                if (!raw) {
+                    st = LSTAR_NOMEM(err, dest);
+                    goto done;
+                }
+            }
+            st = found ? LSTAR_OK : LSTAR_ERR_NOT_FOUND;
+            size = (size_t)csize;
+        } else {
+            st = lstar_zarr_array_read_raw_chunk(za, coords, &raw, &size, &e2);
+        }
+        if (decode) {
+            /* written above */
+        } else if (st == LSTAR_ERR_NOT_FOUND) {
             /* a chunk the store leaves to the fill value: encode the filled chunk the same way */
             st = LSTAR_OK;
             if (!dec) dec = lstar_malloc((size_t)(celems * es));
@@ -181,9 +296,10 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
                 goto done;
             }
             LSTAR_CHECK(lstar_zarr_array_read_chunk(za, coords, dec, err));
-            if (!cc) {
+            if (!codecs_ready) {
                 if (shuf[0]) LSTAR_CHECK(lstar_codec_from_spec(shuf, hs.dtype, es, &cs, err));
-                LSTAR_CHECK(lstar_codec_from_spec(comp, hs.dtype, es, &cc, err));
+                if (comp[0]) LSTAR_CHECK(lstar_codec_from_spec(comp, hs.dtype, es, &cc, err));
+                codecs_ready = 1;
             }
             const uint8_t *in = dec;
             size_t insz = (size_t)(celems * es), s1 = 0;
@@ -192,8 +308,14 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
                 in = tmp1;
                 insz = s1;
             }
-            LSTAR_CHECK(lstar_codec_encode(cc, in, insz, &tmp2, &size, err));
-            st = lstar_h5_dataset_write_chunk(d, off, 0, tmp2, size, err);
+            if (cc) {
+                LSTAR_CHECK(lstar_codec_encode(cc, in, insz, &tmp2, &size, err));
+            } else { /* no compressor: the (shuffled) bytes as they are */
+                size = insz;
+            }
+            if (rec) rec->chunk_begin(rec->ud, za, NULL, size);
+            st = lstar_h5_dataset_write_chunk(d, off, 0, tmp2 ? tmp2 : in, size, err);
+            if (rec) rec->chunk_end(rec->ud);
             lstar_free(tmp1);
             lstar_free(tmp2);
             tmp1 = tmp2 = NULL;
@@ -201,6 +323,11 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
         } else if (st != LSTAR_OK) {
             if (err) *err = e2;
             goto done;
+        } else if (rec) {
+            rec->chunk_begin(rec->ud, za, coords, size);
+            st = rec_write_chunk(d, rank, off, raw, size, err);
+            rec->chunk_end(rec->ud);
+            LSTAR_CHECK(st);
         } else {
             st = lstar_h5_dataset_write_chunk(d, off, 0, raw, size, err);
             lstar_free(raw);
@@ -299,6 +426,83 @@ static lstar_status vec_appender(ad_container *c, const char *group, const char 
     return ad_appender_new(c, p, &spec, out, err);
 }
 
+/* Recording mode, data and indices copied: indptr straight from the source
+ * (chunk copy when its dtype is `pdt`, checking only indptr[0] and
+ * indptr[-1]; else converted block by block, also checking that it never
+ * decreases). */
+static lstar_status write_indptr_recorded(ad_container *c, const char *dest, const lstar_array *indptr,
+                                          uint64_t major, uint64_t nnz, lstar_dtype pdt, ad_wopts *w,
+                                          lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    char p[LSTAR_MAX_KEY_BYTES];
+    ad_appender *ap = NULL;
+    uint8_t *buf = NULL;
+    int64_t *v = NULL;
+    void *conv = NULL;
+    lstar_dtype sdt = lstar_array_dtype(indptr);
+    size_t ses = lstar_dtype_size(sdt);
+    LSTAR_CHECK(ad_join(p, sizeof p, dest, "indptr", err));
+    if (lstar_array_rank(indptr) != 1 || lstar_array_shape(indptr)[0] != major + 1 || !lstar_dtype_is_integer(sdt)) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_SHAPE, p, "indptr must be 1-D integers of length %llu",
+                        (unsigned long long)(major + 1));
+        goto done;
+    }
+    {
+        uint8_t one[8];
+        int64_t first = 0, last = 0;
+        uint64_t s0 = 0, s1 = major, n1 = 1;
+        LSTAR_CHECK(lstar_array_read(indptr, &s0, &n1, one, err));
+        lstar_dtype_convert(sdt, one, LSTAR_DTYPE_INT64, &first, 1);
+        LSTAR_CHECK(lstar_array_read(indptr, &s1, &n1, one, err));
+        lstar_dtype_convert(sdt, one, LSTAR_DTYPE_INT64, &last, 1);
+        if (first != 0 || last != (int64_t)nnz) {
+            st = LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, p, "indptr runs from %lld to %lld, expected 0 to %llu",
+                            (long long)first, (long long)last, (unsigned long long)nnz);
+            goto done;
+        }
+    }
+    if (sdt == pdt) {
+        int copied = 0;
+        LSTAR_CHECK(copy_zarr_chunks(c, p, indptr, w, &copied, err));
+        if (copied) goto done;
+    }
+    {
+        uint64_t block = w->chunk_elems, prev = 0;
+        size_t pes = lstar_dtype_size(pdt);
+        LSTAR_CHECK(vec_appender(c, dest, "indptr", pdt, major + 1, w, &ap, err));
+        if (block > major + 1) block = major + 1;
+        buf = lstar_malloc((size_t)(block * ses));
+        v = lstar_malloc((size_t)(block * sizeof *v));
+        conv = lstar_malloc((size_t)(block * pes));
+        if (!buf || !v || !conv) {
+            st = LSTAR_NOMEM(err, p);
+            goto done;
+        }
+        for (uint64_t r = 0; r <= major; r += block) {
+            uint64_t n = major + 1 - r < block ? major + 1 - r : block;
+            LSTAR_CHECK(lstar_array_read(indptr, &r, &n, buf, err));
+            lstar_dtype_convert(sdt, buf, LSTAR_DTYPE_INT64, v, (size_t)n);
+            for (uint64_t i = 0; i < n; i++) {
+                if (v[i] < (int64_t)prev || (uint64_t)v[i] > nnz) {
+                    st = LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, p, "indptr[%llu] = %lld is out of order",
+                                    (unsigned long long)(r + i), (long long)v[i]);
+                    goto done;
+                }
+                prev = (uint64_t)v[i];
+            }
+            lstar_dtype_convert(LSTAR_DTYPE_INT64, v, pdt, conv, (size_t)n);
+            LSTAR_CHECK(ad_appender_append(c, ap, conv, n, err));
+        }
+        LSTAR_CHECK(ad_appender_finish(c, ap, err));
+    }
+done:
+    if (ap) ad_appender_free(c, ap);
+    lstar_free(buf);
+    lstar_free(v);
+    lstar_free(conv);
+    return st;
+}
+
 lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_field *f, int flip, ad_wopts *w,
                              lstar_error *err) {
     lstar_status st = LSTAR_OK;
@@ -341,6 +545,11 @@ lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_fiel
             LSTAR_CHECK(ad_join(p, sizeof p, dest, "indices", err));
             LSTAR_CHECK(copy_zarr_chunks(c, p, indices, w, &idx_copied, err));
         }
+    }
+    if (w->rec && data_copied && idx_copied) {
+        /* recording mode: nothing of the matrix is read but indptr */
+        st = write_indptr_recorded(c, dest, indptr, major, nnz, pdt, w, err);
+        goto done;
     }
     st = lstar_sparse_iter_new(data_copied ? indices : data, indices, indptr, major, minor, w->chunk_elems, &it, err);
     if (st != LSTAR_OK) {
