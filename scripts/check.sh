@@ -7,6 +7,7 @@ BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
 JOBS=${JOBS:-$(nproc)}
 
+bash scripts/install-js-deps.sh
 echo "== normal build ($BUILD)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "$JOBS"

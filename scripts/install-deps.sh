@@ -40,9 +40,5 @@ if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y --no-install-recommends nodejs npm
 fi
-# JavaScript peers (zarrita) for the interop tests, pinned by tests/interop/js/package-lock.json.
-JS_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/interop/js"
-if [ -f "$JS_DIR/package-lock.json" ] && [ ! -d "$JS_DIR/node_modules/zarrita" ]; then
-  (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+bash "$(dirname "$0")/install-js-deps.sh"
 echo "install-deps: all dependencies present"
