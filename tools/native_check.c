@@ -332,6 +332,9 @@ lstar_status native_check_spec(const lstar_dataset *ds, native_check_container c
     json_object_set_new(spec, "container", json_string(names[c]));
     json_object_set_new(spec, "zarr_format", c == NATIVE_CHECK_H5AD ? json_null() : json_integer(zarr_format));
     const lstar_axis *obs = find_axis(ds, "cells", "observation"), *var = find_axis(ds, "genes", "feature");
+    /* A collection is flattened by the AnnData writer: var is the union of the per-sample gene axes and
+     * X is assembled from the samples, so neither is an axis/field of the dataset to compare with. */
+    if (c != NATIVE_CHECK_LSTAR && lstar_dataset_kind(ds) == LSTAR_KIND_COLLECTION) var = NULL;
     uint64_t xshape[2] = {obs ? lstar_axis_length(obs) : 0, var ? lstar_axis_length(var) : 0};
     if (c == NATIVE_CHECK_LSTAR) {
         json_t *fields = json_array();

@@ -1,7 +1,8 @@
 /* Malformed datasets given to the AnnData writer: one test per defect.  Each
  * must fail with a clear status and an error naming the element, leave
  * nothing at the destination (and no temporary file or directory next to
- * it), for h5ad and for anndata-zarr.  Run under the sanitizer build too. */
+ * it), for h5ad and for anndata-zarr.  Collections: a corrupt per-sample
+ * measure fails the union X naming it.  Run under the sanitizer build too. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,7 +37,12 @@ enum defect {
     D_PARTIAL_INDEX,
     D_MISSING_LEAF,
     D_BAD_TREE,
-    D_COLUMN_LEN
+    D_COLUMN_LEN,
+    /* collections: the union X assembled from the per-sample measures */
+    D_COLL_CSR_INDICES,
+    D_COLL_CSR_INDPTR,
+    D_COLL_CSC_INDICES,
+    D_COLL_GENE_DUP
 };
 
 static void add_axis(lstar_dataset *ds, const char *name, const char *const *labels, size_t n) {
@@ -117,6 +123,46 @@ static lstar_dataset *build(enum defect d) {
     return ds;
 }
 
+static lstar_field *coll_measure(lstar_dataset *ds, const char *name, lstar_encoding enc, const char *s0,
+                                 const char *s1, uint64_t r, uint64_t c, const float *data, const int32_t *indices,
+                                 uint64_t nnz, const int32_t *indptr, uint64_t np) {
+    lstar_field *f = NULL;
+    const char *span[2] = {s0, s1};
+    uint64_t shape[2] = {r, c};
+    OK(lstar_dataset_add_field(ds, name, enc, 2, span, &f, NULL));
+    OK(lstar_field_set_role(f, "measure", NULL));
+    OK(lstar_field_set_state(f, "raw", NULL));
+    set_arr(f, "data", LSTAR_DTYPE_FLOAT32, nnz, data);
+    set_arr(f, "indices", LSTAR_DTYPE_INT32, nnz, indices);
+    set_arr(f, "indptr", LSTAR_DTYPE_INT32, np, indptr);
+    OK(lstar_field_set_shape(f, 2, shape, NULL));
+    return f;
+}
+
+/* A collection: sample a (3 cells, CSR over g0 g1 g2), sample b (2 cells, CSC over g2 g3), union cells. */
+static lstar_dataset *build_coll(enum defect d) {
+    static const char *const CA[3] = {"a0", "a1", "a2"}, *const GA[3] = {"g0", "g1", "g2"};
+    static const char *const CB[2] = {"b0", "b1"}, *const GB[2] = {"g2", "g3"}, *const GD[2] = {"g2", "g2"};
+    static const char *const U[5] = {"a0", "a1", "a2", "b0", "b1"};
+    lstar_dataset *ds = NULL;
+    OK(lstar_dataset_new(&ds, NULL));
+    lstar_dataset_set_kind(ds, LSTAR_KIND_COLLECTION);
+    add_axis(ds, "cells.a", CA, 3);
+    add_axis(ds, "genes.a", GA, 3);
+    add_axis(ds, "cells.b", CB, 2);
+    add_axis(ds, "genes.b", d == D_COLL_GENE_DUP ? GD : GB, 2);
+    add_axis(ds, "cells", U, 5);
+    float da[5] = {1, 2, 3, 4, 5}, db[3] = {6, 7, 8};
+    int32_t ia[5] = {0, 2, 1, 0, 2}, pa[4] = {0, 2, 3, 5};
+    int32_t ib[3] = {0, 1, 1}, pb[3] = {0, 2, 3};
+    if (d == D_COLL_CSR_INDICES) ia[3] = 7; /* genes.a has 3 */
+    if (d == D_COLL_CSR_INDPTR) pa[2] = 1;  /* 0 2 1 5 */
+    if (d == D_COLL_CSC_INDICES) ib[1] = 5; /* cells.b has 2 */
+    coll_measure(ds, "counts.a", LSTAR_ENC_CSR, "cells.a", "genes.a", 3, 3, da, ia, 5, pa, 4);
+    coll_measure(ds, "counts.b", LSTAR_ENC_CSC, "cells.b", "genes.b", 2, 2, db, ib, 3, pb, 3);
+    return ds;
+}
+
 static int leftovers(const char *name) {
     DIR *dir = opendir(TMP);
     struct dirent *e;
@@ -131,7 +177,7 @@ static void expect(enum defect d, lstar_status want, const char *where_has, cons
     static const char *const names[3] = {"mal_w.h5ad", "mal_w2.zarr", "mal_w3.zarr"};
     for (int i = 0; i < 3; i++) {
         char path[1024];
-        lstar_dataset *ds = build(d);
+        lstar_dataset *ds = d >= D_COLL_CSR_INDICES ? build_coll(d) : build(d);
         lstar_anndata_write_options o;
         lstar_error e;
         memset(&e, 0, sizeof e);
@@ -150,6 +196,26 @@ static void expect(enum defect d, lstar_status want, const char *where_has, cons
         assert_int_equal(leftovers(names[i]), 0);
         lstar_dataset_free(ds);
     }
+}
+
+static void test_collection_member_indices(void **state) {
+    (void)state;
+    expect(D_COLL_CSR_INDICES, LSTAR_ERR_CORRUPT, "counts.a/indices", "index 7");
+}
+
+static void test_collection_member_indptr(void **state) {
+    (void)state;
+    expect(D_COLL_CSR_INDPTR, LSTAR_ERR_CORRUPT, "counts.a/indptr", "decreasing");
+}
+
+static void test_collection_csc_member_indices(void **state) {
+    (void)state;
+    expect(D_COLL_CSC_INDICES, LSTAR_ERR_CORRUPT, "counts.b/indices", NULL);
+}
+
+static void test_collection_gene_label_twice(void **state) {
+    (void)state;
+    expect(D_COLL_GENE_DUP, LSTAR_ERR_FORMAT, "genes.b", "g2");
 }
 
 static void test_indptr_not_monotone(void **state) {
@@ -245,6 +311,10 @@ int main(void) {
     mkdir(TMP, 0755);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indptr_not_monotone),
+        cmocka_unit_test(test_collection_member_indices),
+        cmocka_unit_test(test_collection_member_indptr),
+        cmocka_unit_test(test_collection_csc_member_indices),
+        cmocka_unit_test(test_collection_gene_label_twice),
         cmocka_unit_test(test_indices_out_of_range),
         cmocka_unit_test(test_indptr_end_not_nnz),
         cmocka_unit_test(test_indptr_length),

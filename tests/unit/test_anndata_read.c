@@ -370,9 +370,30 @@ static void test_v050_legacy(void **state) {
     assert_int_equal(nnz(f), 9992);
     assert_string_equal(prov(f), "{\"anndata\":\"obsp/connectivities\"}");
     field_is(ds, "bulk_labels_colors", LSTAR_ENC_UTF8, "label", "bulk_labels", NULL, 10, 0);
-    /* compound obsm with subarray fields: not readable through the HDF5 backend yet */
-    assert_true(has_dropped(ds, "obsm/X_pca (record field"));
-    assert_true(has_dropped(ds, "varm/PCs (record field"));
+    /* compound obsm / varm with array-typed fields ('X_pca', '<f4', (50,)): (n, k) embeddings */
+    assert_false(has_dropped(ds, "obsm/"));
+    assert_false(has_dropped(ds, "varm/"));
+    f = field_is(ds, "pca", LSTAR_ENC_DENSE, "embedding", "cells", "pca", 700, 50);
+    assert_string_equal(prov(f), "{\"anndata\":\"obsm/X_pca\"}");
+    {
+        lstar_array *v = lstar_field_array(f, "values");
+        assert_int_equal(lstar_array_dtype(v), LSTAR_DTYPE_FLOAT32);
+        float *pv = NULL;
+        size_t nb = 0;
+        assert_int_equal(lstar_array_read_all(v, 0, (void **)&pv, &nb, NULL), LSTAR_OK);
+        assert_true(pv[0] == -7.939618110656738f && pv[699 * 50 + 49] == 0.6459726691246033f);
+        lstar_free(pv);
+    }
+    f = field_is(ds, "umap", LSTAR_ENC_DENSE, "embedding", "cells", "umap", 700, 2);
+    {
+        double *uv = NULL;
+        size_t nb = 0;
+        assert_int_equal(lstar_array_read_all(lstar_field_array(f, "values"), 0, (void **)&uv, &nb, NULL), LSTAR_OK);
+        assert_true(uv[3 * 2 + 1] == -3.9644535454580883);
+        lstar_free(uv);
+    }
+    f = field_is(ds, "pca_loadings", LSTAR_ENC_DENSE, "loading", "genes", "pca", 765, 50);
+    assert_string_equal(prov(f), "{\"anndata\":\"varm/PCs\"}");
     const char *tree = lstar_passthrough_tree(lstar_dataset_passthrough(ds, "anndata.uns"));
     assert_null(strstr(tree, "bulk_labels_categories"));
     assert_null(strstr(tree, "connectivities"));
@@ -400,7 +421,17 @@ static void test_kbet_nan_legacy(void **state) {
     f = field_is(ds, "louvain", LSTAR_ENC_CATEGORICAL, "label", "cells", NULL, 100, 0);
     category_is(f, 8, 0, "CD4 T cells");
     field_is(ds, "var_with_nans", LSTAR_ENC_DENSE, "measure", "genes", NULL, 100, 0);
-    assert_true(has_dropped(ds, "obsm/X_tsne"));
+    assert_false(has_dropped(ds, "obsm/"));
+    f = field_is(ds, "tsne", LSTAR_ENC_DENSE, "embedding", "cells", "tsne", 100, 2);
+    {
+        double *tv = NULL;
+        size_t nb = 0;
+        assert_int_equal(lstar_array_read_all(lstar_field_array(f, "values"), 0, (void **)&tv, &nb, NULL), LSTAR_OK);
+        assert_true(tv[5 * 2 + 1] == 7.861320635317176);
+        lstar_free(tv);
+    }
+    field_is(ds, "pca", LSTAR_ENC_DENSE, "embedding", "cells", "pca", 100, 50);
+    field_is(ds, "umap", LSTAR_ENC_DENSE, "embedding", "cells", "umap", 100, 2);
     lstar_dataset_free(ds);
 }
 

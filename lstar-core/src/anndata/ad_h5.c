@@ -1,10 +1,12 @@
 /* The HDF5 backend of the AnnData node layer (over lstar/h5.h).
  *
- * Four things lstar/h5.h does not offer yet are done with the HDF5 API here:
- * the plugin search path (H5PLprepend / H5Zfilter_avail) and compound
- * datasets for rec-arrays (h_write_records, on a second handle of the file),
- * and files created with a caller's file access list (recording mode of the
- * lstar VFD: ad_h5_set_create_fapl). */
+ * Five things lstar/h5.h does not offer yet are done with the HDF5 API here
+ * (under the library-wide HDF5 lock, h5_enter / h5_leave): the plugin search
+ * path (H5PLprepend / H5Zfilter_avail), compound datasets for rec-arrays
+ * (h_write_records, on a second handle of the file), compound members of
+ * an array type (pre-0.7 obsm/varm: h_members / h_read_member read them
+ * through an H5Tarray memory type), and files created with a caller's file
+ * access list (recording mode of the lstar VFD: ad_h5_set_create_fapl). */
 #include <hdf5.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -209,6 +211,121 @@ static ad_elem elem_of_kind(lstar_h5_type_kind k, lstar_dtype dt) {
     }
 }
 
+/* ---- compound members of an array type (pre-0.7 obsm/varm: ('X_pca', '<f4', (50,))) ------------ */
+
+typedef struct arr_member {
+    int ok;            /* a numeric array member */
+    lstar_dtype dtype; /* of the base type */
+    int rank;          /* of the per-record shape (1..4) */
+    uint64_t shape[4];
+    uint64_t nrec;     /* records (1-D dataset) */
+} arr_member;
+
+/* The numeric base of HDF5 type `t` (integer or float, not an enum), or INVALID. */
+static lstar_dtype base_dtype(hid_t t) {
+    H5T_class_t c = H5Tget_class(t);
+    size_t sz = H5Tget_size(t);
+    if (c == H5T_INTEGER) return h5i_int_dtype(sz, H5Tget_sign(t) == H5T_SGN_2);
+    if (c == H5T_FLOAT) return sz == 4 ? LSTAR_DTYPE_FLOAT32 : sz == 8 ? LSTAR_DTYPE_FLOAT64 : LSTAR_DTYPE_INVALID;
+    return LSTAR_DTYPE_INVALID;
+}
+
+/* Is `member` of the 1-D compound dataset at `path` an array of numbers?  (lock held) */
+static void array_member_info(lstar_h5_file *f, const char *path, const char *member, arr_member *am) {
+    hid_t did = -1, ft = -1, mt = -1, bt = -1, sp = -1;
+    char *abs = h5i_abspath(path);
+    memset(am, 0, sizeof *am);
+    if (!abs) return;
+    did = H5Dopen2(f->fid, abs, H5P_DEFAULT);
+    if (did < 0) goto done;
+    ft = H5Dget_type(did);
+    sp = H5Dget_space(did);
+    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_COMPOUND || H5Sget_simple_extent_ndims(sp) != 1) goto done;
+    int idx = H5Tget_member_index(ft, member);
+    if (idx < 0) goto done;
+    mt = H5Tget_member_type(ft, (unsigned)idx);
+    if (mt < 0 || H5Tget_class(mt) != H5T_ARRAY) goto done;
+    int nd = H5Tget_array_ndims(mt);
+    hsize_t dims[H5S_MAX_RANK];
+    if (nd < 1 || nd > 4 || H5Tget_array_dims2(mt, dims) < 0) goto done;
+    bt = H5Tget_super(mt);
+    if (bt < 0 || (am->dtype = base_dtype(bt)) == LSTAR_DTYPE_INVALID) goto done;
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    am->rank = nd;
+    for (int d = 0; d < nd; d++) am->shape[d] = dims[d];
+    am->nrec = n;
+    am->ok = 1;
+done:
+    if (bt >= 0) H5Tclose(bt);
+    if (mt >= 0) H5Tclose(mt);
+    if (ft >= 0) H5Tclose(ft);
+    if (sp >= 0) H5Sclose(sp);
+    if (did >= 0) H5Dclose(did);
+    lstar_free(abs);
+}
+
+/* Read array member `member` whole as an (n, *shape) memory array: a memory compound holding only
+ * that member, as an H5Tarray of the native base type. */
+static lstar_status read_array_member(lstar_h5_file *f, const char *path, const char *member, const arr_member *am,
+                                      lstar_array **out, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    hid_t did = -1, base = -1, at = -1, ct = -1;
+    uint8_t *buf = NULL;
+    char *abs = h5i_abspath(path);
+    h5_guard g;
+    uint64_t row = lstar_dtype_size(am->dtype), total, shape[LSTAR_MAX_RANK];
+    if (!abs) return LSTAR_NOMEM(err, path);
+    for (int d = 0; d < am->rank; d++) row *= am->shape[d];
+    if (row == 0 || am->nrec > (uint64_t)LSTAR_MAX_CHUNK_BYTES / row) {
+        lstar_free(abs);
+        return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, path, "record field '%s' of %llu records is too large to read whole",
+                          member, (unsigned long long)am->nrec);
+    }
+    total = am->nrec * row;
+    buf = lstar_malloc(total ? (size_t)total : 1);
+    if (!buf) {
+        lstar_free(abs);
+        return LSTAR_NOMEM(err, path);
+    }
+    h5_enter(&g);
+    hsize_t dims[4];
+    for (int d = 0; d < am->rank; d++) dims[d] = (hsize_t)am->shape[d];
+    base = h5i_memtype(am->dtype, -1);
+    if (base < 0) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path, "record field '%s': no memory type for %s", member,
+                        lstar_dtype_name(am->dtype));
+        goto leave;
+    }
+    at = H5Tarray_create2(base, (unsigned)am->rank, dims);
+    ct = at < 0 ? -1 : H5Tcreate(H5T_COMPOUND, (size_t)row);
+    if (ct < 0 || H5Tinsert(ct, member, 0, at) < 0) {
+        st = h5_fail(err, LSTAR_ERR_IO, path, "record field '%s': cannot build its memory type", member);
+        goto leave;
+    }
+    did = H5Dopen2(f->fid, abs, H5P_DEFAULT);
+    if (did < 0) {
+        st = h5_fail(err, LSTAR_ERR_NOT_FOUND, path, "cannot open '%s'", path);
+        goto leave;
+    }
+    if (total && H5Dread(did, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        st = h5_fail(err, LSTAR_ERR_IO, path, "cannot read record field '%s'", member);
+leave:
+    if (did >= 0) H5Dclose(did);
+    if (ct >= 0) H5Tclose(ct);
+    if (at >= 0) H5Tclose(at);
+    if (base >= 0) H5Tclose(base);
+    h5_leave(&g);
+    if (st == LSTAR_OK) {
+        shape[0] = am->nrec;
+        for (int d = 0; d < am->rank; d++) shape[d + 1] = am->shape[d];
+        st = lstar_array_new_copy(am->dtype, am->rank + 1, shape, buf, out, err);
+    }
+    lstar_free(buf);
+    lstar_free(abs);
+    return st;
+}
+
 static lstar_status h_members(void *ctx, const char *path, ad_member **members, size_t *n, lstar_error *err) {
     lstar_status st = LSTAR_OK;
     lstar_h5_dataset *d = NULL;
@@ -233,6 +350,19 @@ static lstar_status h_members(void *ctx, const char *path, ad_member **members, 
                        ? LSTAR_DTYPE_STRING
                        : hm[i].dtype;
         if (m->dtype == LSTAR_DTYPE_INVALID) m->elem = AD_ELEM_OTHER;
+        if (hm[i].kind == LSTAR_H5_TYPE_UNSUPPORTED) { /* an array of numbers: (n, *shape) */
+            arr_member am;
+            h5_guard g;
+            h5_enter(&g);
+            array_member_info(ctx, path, hm[i].name, &am);
+            h5_leave(&g);
+            if (am.ok) {
+                m->elem = AD_ELEM_NUMERIC;
+                m->dtype = am.dtype;
+                m->sub_rank = am.rank;
+                for (int k = 0; k < am.rank; k++) m->sub_shape[k] = am.shape[k];
+            }
+        }
     }
     *n = hn;
 done:
@@ -258,6 +388,12 @@ static lstar_status strings_to_memory(lstar_array **a, const char *where, lstar_
 
 static lstar_status h_read_member(void *ctx, const char *path, const char *member, lstar_array **out,
                                   lstar_error *err) {
+    arr_member am;
+    h5_guard g;
+    h5_enter(&g);
+    array_member_info(ctx, path, member, &am);
+    h5_leave(&g);
+    if (am.ok) return read_array_member(ctx, path, member, &am, out, err);
     lstar_status st = lstar_array_from_h5_member(ctx, path, member, out, err);
     if (st != LSTAR_OK) return st;
     if (lstar_array_dtype(*out) == LSTAR_DTYPE_STRING) return strings_to_memory(out, path, err);
@@ -323,6 +459,7 @@ static lstar_status make_spec(const ad_array_spec *a, lstar_h5_dataset_spec *s, 
                               const char *where, lstar_error *err) {
     memset(s, 0, sizeof *s);
     s->dtype = a->dtype;
+    s->itemsize = a->itemsize;
     s->rank = a->rank;
     for (int i = 0; i < a->rank; i++) {
         s->shape[i] = a->shape[i];
@@ -355,12 +492,22 @@ static lstar_status h_write_array(void *ctx, const char *path, const ad_array_sp
     lstar_h5_filter f;
     lstar_h5_dataset *d = NULL;
     uint64_t start[LSTAR_MAX_RANK] = {0};
+    lstar_strings fs;
+    memset(&fs, 0, sizeof fs);
     LSTAR_CHECK(make_spec(spec, &s, &f, path, err));
     LSTAR_CHECK(lstar_h5_dataset_create(ctx, path, &s, &d, err));
     uint64_t n = 1;
     for (int i = 0; i < spec->rank; i++) n *= spec->shape[i];
-    if (n) st = lstar_h5_dataset_write(d, spec->rank ? start : NULL, spec->rank ? spec->shape : NULL, data, err);
+    if (n && spec->dtype == LSTAR_DTYPE_FIXED_BYTES) { /* raw items of itemsize bytes: the string writer */
+        LSTAR_CHECK(lstar_strings_init(&fs, err));
+        for (uint64_t i = 0; i < n; i++)
+            LSTAR_CHECK(lstar_strings_append(&fs, (const char *)data + i * spec->itemsize, spec->itemsize, err));
+        st = lstar_h5_dataset_write_strings(d, 0, &fs, err);
+    } else if (n) {
+        st = lstar_h5_dataset_write(d, spec->rank ? start : NULL, spec->rank ? spec->shape : NULL, data, err);
+    }
 done:
+    lstar_strings_destroy(&fs);
     lstar_h5_dataset_close(d);
     return st;
 }

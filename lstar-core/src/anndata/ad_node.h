@@ -59,15 +59,15 @@ typedef struct ad_array_info {
 /* One field of a compound / structured array. */
 typedef struct ad_member {
     char name[256];
-    ad_elem elem;      /* NUMERIC, BOOL, STRING or OTHER (unsupported: subarrays in HDF5, nested records) */
+    ad_elem elem;      /* NUMERIC, BOOL, STRING or OTHER (unsupported: nested records, arrays of non-numbers) */
     lstar_dtype dtype; /* as read_member returns it */
-    int sub_rank;      /* Zarr subarray fields ("X_pca", "<f4", [50]): rank of the per-record shape */
+    int sub_rank;      /* subarray fields ("X_pca", "<f4", [50]; HDF5 array members): rank of the per-record shape */
     uint64_t sub_shape[4];
 } ad_member;
 
 /* What the writer asks for when creating an array (zero-initialise). */
 typedef struct ad_array_spec {
-    lstar_dtype dtype;               /* numeric, BOOL, STRING */
+    lstar_dtype dtype;               /* numeric, BOOL, STRING, FIXED_BYTES (write_array, raw items) */
     int rank;                        /* 0 = scalar */
     uint64_t shape[LSTAR_MAX_RANK];  /* initial shape (with `grow`: dim 0 may be 0) */
     uint64_t chunks[LSTAR_MAX_RANK]; /* all 0 = contiguous (HDF5) / one chunk (Zarr) */
@@ -79,6 +79,7 @@ typedef struct ad_array_spec {
      * whole chunks that are then stored with the raw chunk write. */
     int threads;
     struct lstar_pool *pool;
+    size_t itemsize;                 /* dtype FIXED_BYTES (HDF5 fixed-length string, Zarr |S<n>) only */
 } ad_array_spec;
 
 typedef struct ad_appender ad_appender;
@@ -283,6 +284,28 @@ lstar_status ad_write_dense(ad_container *c, const char *dest, const lstar_array
 lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_field *f, int flip, ad_wopts *w,
                              lstar_error *err);
 
+/* ---- collections (ad_collection.c): upstream's `_flatten_collection` ------------------------------ *
+ *
+ * The per-sample measures (role measure over [cells.<s>, genes.<s>] or
+ * [cells.<s>, genes]) grouped by root name (`counts.<s>` → "counts"), the
+ * stable union of their gene labels, and the streamed union matrix of one
+ * root (union cells × union genes, assembled by label, csr_matrix). */
+typedef struct ad_coll ad_coll;
+lstar_status ad_coll_new(const lstar_dataset *ds, const lstar_axis *cells, ad_coll **out, lstar_error *err);
+void ad_coll_free(ad_coll *c); /* NULL accepted */
+size_t ad_coll_root_count(const ad_coll *c);
+const char *ad_coll_root_name(const ad_coll *c, size_t k);
+/* The last member state that is set, else "raw" (upstream). */
+const char *ad_coll_root_state(const ad_coll *c, size_t k);
+int ad_coll_is_member(const ad_coll *c, size_t field);
+const lstar_strings *ad_coll_genes(const ad_coll *c);
+/* Upper bound of the stored entries of root k (progress). */
+uint64_t ad_coll_root_nnz_bound(const ad_coll *c, size_t k);
+/* Stream root k as a csr_matrix group at `dest`.  Fails with FORMAT when a
+ * member's cell is not in the union axis or held twice, or a sample repeats
+ * a gene label; CORRUPT on a bad indptr/indices (naming the member). */
+lstar_status ad_coll_write_root(ad_container *c, const char *dest, const ad_coll *cl, size_t k, ad_wopts *w,
+                                lstar_error *err);
 
 /* ---- recording mode (the lstar HDF5 virtual file driver, vfd/) --------------------------------- *
  *

@@ -909,7 +909,7 @@ static lstar_status add_legacy_embeddings(rd *r, int is_var, const char *slot, l
         LSTAR_CHECK(ad_join(path, sizeof path, slot, mem[i].name, err));
         if (mem[i].elem != AD_ELEM_NUMERIC || mem[i].sub_rank != 1) {
             LSTAR_CHECK(dropf(r, err, "%s (record field %s)", path,
-                              mem[i].elem == AD_ELEM_OTHER ? "of a type the HDF5 backend cannot read (subarray)"
+                              mem[i].elem == AD_ELEM_OTHER ? "of an unsupported type"
                                                            : "that is not an (n, k) matrix"));
             continue;
         }
@@ -1241,6 +1241,37 @@ done:
     return st;
 }
 
+/* A `bytes` scalar → {"$bytes": "<the bytes as latin-1 text>"} (upstream's passthrough node). */
+static lstar_status emit_bytes(rd *r, const char *path, json_t **node, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    lstar_strings s;
+    char *t = NULL;
+    *node = NULL;
+    memset(&s, 0, sizeof s);
+    LSTAR_CHECK(ad_read_strings(r->c, path, &s, err));
+    size_t len = 0, k = 0;
+    const uint8_t *p = s.n ? (const uint8_t *)lstar_strings_get(&s, 0, &len) : (const uint8_t *)"";
+    t = lstar_malloc(2 * len + 1);
+    if (!t) {
+        st = LSTAR_NOMEM(err, path);
+        goto done;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < 0x80) {
+            t[k++] = (char)p[i];
+        } else {
+            t[k++] = (char)(0xc0 | (p[i] >> 6));
+            t[k++] = (char)(0x80 | (p[i] & 0x3f));
+        }
+    }
+    *node = json_pack("{s:s#}", "$bytes", t, (int)k);
+    if (!*node) st = LSTAR_NOMEM(err, path);
+done:
+    lstar_strings_destroy(&s);
+    lstar_free(t);
+    return st;
+}
+
 static lstar_status emit_group(rd *r, const char *path, json_t **node, lstar_error *err) {
     lstar_status st = LSTAR_OK;
     lstar_strings keys;
@@ -1308,6 +1339,10 @@ static lstar_status emit(rd *r, const char *path, json_t **node, lstar_error *er
     }
     if (info.elem == AD_ELEM_OTHER) {
         st = emit_dropped(r, path, "unsupported dtype", node, err);
+        goto done;
+    }
+    if (info.rank == 0 && et && strcmp(et, "bytes") == 0 && info.elem == AD_ELEM_STRING) {
+        st = emit_bytes(r, path, node, err);
         goto done;
     }
     if (info.rank == 0) {

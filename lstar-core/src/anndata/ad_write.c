@@ -8,6 +8,8 @@
  * Matrices are streamed (ad_write_matrix.c); obs/var columns, labels,
  * categories and uns leaves are metadata-sized and written whole.  The
  * output is built under "<path>.tmp-<pid>-<n>" and renamed on success.
+ * Collections are flattened as upstream does (plan_collection; the union X
+ * is streamed by ad_collection.c).
  * See docs/internals/anndata.md ("Writing AnnData"). */
 #include <dirent.h>
 #include <errno.h>
@@ -54,6 +56,9 @@ typedef struct place {
     dest_kind kind;
     int flip;          /* sparse field over [genes, cells]: written transposed (csr <-> csc) */
     char key[KEYMAX];  /* name inside the slot (D_UNS_DE: the statistic, score / lfc / pval / padj) */
+    /* places past the fields (collections): */
+    size_t root;       /* union matrix of collection root `root - 1` */
+    size_t alias;      /* field `alias - 1` written a second time (the graph aliased to obsp/connectivities) */
 } place;
 
 typedef struct wr {
@@ -65,7 +70,11 @@ typedef struct wr {
     const char *cname, *gname;
     uint64_t n_obs, n_var;
     size_t nf;
+    size_t npl;       /* nf + the collection's extra places */
     place *pl;
+    ad_coll *coll;    /* collection mode (flattened), else NULL */
+    const lstar_strings *var_labels;
+    int neighbors;    /* collection: write uns['neighbors'] for the aliased graph */
     lstar_strings dnames; /* uns['lstar/dropped'] (field names, as upstream) */
     lstar_strings dwhy;   /* options.dropped_out: name (reason) */
     uint64_t done;
@@ -126,7 +135,7 @@ static int span2(const lstar_field *f, const char *a, const char *b) {
 static int valid_key(const char *k) { return k && *k && !strchr(k, '/') && strlen(k) < KEYMAX; }
 
 static int is_taken(const wr *r, size_t upto, dest_kind kind, const char *key) {
-    for (size_t i = 0; i < r->nf; i++) {
+    for (size_t i = 0; i < r->npl; i++) {
         if (i == upto) continue;
         const place *p = &r->pl[i];
         if (p->kind != kind) continue;
@@ -316,10 +325,6 @@ static lstar_status place_typed(wr *r, size_t i, const lstar_field *f, const cha
     if (streq(sub, "de") || strcmp(prov, "uns/rank_genes_groups") == 0) {
         char stat[32];
         const lstar_array *v = lstar_field_array(f, "values");
-        if (!r->is_h5)
-            return drop(r, name, err,
-                        "differential expression: uns['rank_genes_groups'] needs record arrays, which the Zarr "
-                        "writer cannot write yet");
         lstar_status st = de_stat(f, stat, sizeof stat, err);
         if (st != LSTAR_OK) return st;
         if (e != LSTAR_ENC_DENSE || !v || lstar_array_rank(v) != 2 || lstar_field_span_count(f) != 2 ||
@@ -334,9 +339,92 @@ static lstar_status place_typed(wr *r, size_t i, const lstar_field *f, const cha
     return LSTAR_OK;
 }
 
+static void span_text(const lstar_field *f, char *spans, size_t size) {
+    size_t o = 0;
+    spans[0] = 0;
+    for (size_t s = 0; s < lstar_field_span_count(f) && o < size; s++)
+        o += (size_t)snprintf(spans + o, size - o, "%s%s", s ? ", " : "", lstar_field_span(f, s));
+}
+
+/* Collections, as upstream's _flatten_collection: each root of per-sample measures becomes one union
+ * matrix (root "counts" / "X" → X, others by the role → slot contract as measures of their state);
+ * fields over the union cells go through the role → slot contract (provenance and typed uns subtypes
+ * are not used, as upstream carries only name, role, encoding and subtype); the first cell graph is
+ * aliased to obsp['connectivities'] (+ uns['neighbors']); everything else is dropped. */
+static lstar_status plan_collection(wr *r, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    size_t nroots = ad_coll_root_count(r->coll);
+    char spans[PATHMAX];
+    if (nroots == 0)
+        return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, r->cname,
+                          "the collection has no per-sample measure over (cells.<s>, genes.<s>) to assemble into X");
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < nroots; k++) {
+            const char *name = ad_coll_root_name(r->coll, k), *state = ad_coll_root_state(r->coll, k);
+            int primary = streq(name, "counts") || streq(name, "X");
+            if (primary != (pass == 0)) continue;
+            place *p = &r->pl[r->nf + k];
+            size_t self = r->nf + k;
+            int raw = streq(state, "raw") || streq(name, "counts");
+            memset(p, 0, sizeof *p);
+            p->root = k + 1;
+            if (primary && !is_taken(r, self, D_X, NULL)) {
+                p->kind = D_X;
+                snprintf(p->key, sizeof p->key, "X");
+            } else if (raw && !is_taken(r, self, D_LAYER, "counts")) {
+                p->kind = D_LAYER;
+                snprintf(p->key, sizeof p->key, "counts");
+            } else if (!raw && !is_taken(r, self, D_X, NULL)) {
+                p->kind = D_X;
+                snprintf(p->key, sizeof p->key, "X");
+            } else if (valid_key(name) && !is_taken(r, self, D_LAYER, name)) {
+                p->kind = D_LAYER;
+                snprintf(p->key, sizeof p->key, "%s", name);
+            } else {
+                LSTAR_CHECK(drop(r, name, err, "union matrix of the per-sample '%s.<s>' measures: no free AnnData slot", name));
+            }
+        }
+    }
+    for (size_t i = 0; i < r->nf; i++) {
+        const lstar_field *f = lstar_dataset_field_at(r->ds, i);
+        if (ad_coll_is_member(r->coll, i)) continue; /* assembled into its root's union matrix */
+        span_text(f, spans, sizeof spans);
+        if (!streq(span_at(f, 0), r->cname)) {
+            LSTAR_CHECK(drop(r, lstar_field_name(f), err, "collection field over [%s]: only fields over the union '%s' axis are flattened",
+                             spans, r->cname));
+            continue;
+        }
+        place p;
+        if (vocab(r, i, f, &p)) {
+            r->pl[i] = p;
+            continue;
+        }
+        const char *role = lstar_field_role(f);
+        const char *en = lstar_encoding_name(lstar_field_encoding(f));
+        LSTAR_CHECK(drop(r, lstar_field_name(f), err, "%s %s%s over [%s]: no AnnData slot", en ? en : "?",
+                         role ? role : "field", lstar_field_index_axis(f) ? " with partial coverage" : "", spans));
+    }
+    /* the integration graph, scanpy-native: alias the first cell graph to obsp['connectivities'] */
+    for (size_t i = 0; i < r->nf; i++) {
+        if (r->pl[i].kind != D_OBSP) continue;
+        if (strcmp(r->pl[i].key, "connectivities") != 0 && !is_taken(r, r->nf + nroots, D_OBSP, "connectivities")) {
+            place *p = &r->pl[r->nf + nroots];
+            memset(p, 0, sizeof *p);
+            p->kind = D_OBSP;
+            p->alias = i + 1;
+            snprintf(p->key, sizeof p->key, "connectivities");
+            r->neighbors = 1;
+        }
+        break;
+    }
+done:
+    return st;
+}
+
 static lstar_status plan(wr *r, lstar_error *err) {
     lstar_status st = LSTAR_OK;
     char prov[PATHMAX];
+    if (r->coll) return plan_collection(r, err);
     unsigned char *pending = lstar_calloc(r->nf ? r->nf : 1, 1);
     if (!pending) return LSTAR_NOMEM(err, NULL);
     /* pass 1: typed uns fields and fields whose provenance slot fits */
@@ -363,10 +451,7 @@ static lstar_status plan(wr *r, lstar_error *err) {
             continue;
         }
         char spans[PATHMAX];
-        size_t o = 0;
-        spans[0] = 0;
-        for (size_t s = 0; s < lstar_field_span_count(f) && o < sizeof spans; s++)
-            o += (size_t)snprintf(spans + o, sizeof spans - o, "%s%s", s ? ", " : "", lstar_field_span(f, s));
+        span_text(f, spans, sizeof spans);
         const char *role = lstar_field_role(f);
         const char *en = lstar_encoding_name(lstar_field_encoding(f));
         LSTAR_CHECK(drop(r, lstar_field_name(f), err, "%s %s%s over [%s]: no AnnData slot", en ? en : "?",
@@ -431,6 +516,14 @@ static lstar_status write_matrix(wr *r, const char *dest, const lstar_field *f, 
     lstar_status st = ad_write_dense(r->c, dest, v, &r->w, err);
     if (st == LSTAR_OK) st = enc(r, dest, "array", "0.2.0", err);
     return st;
+}
+
+/* The matrix of place i (a field, an aliased field, or a collection's union matrix) at `dest`. */
+static lstar_status write_place(wr *r, const char *dest, size_t i, lstar_error *err) {
+    const place *p = &r->pl[i];
+    if (p->root) return ad_coll_write_root(r->c, dest, r->coll, p->root - 1, &r->w, err);
+    size_t fi = p->alias ? p->alias - 1 : i;
+    return write_matrix(r, dest, lstar_dataset_field_at(r->ds, fi), r->pl[fi].flip, err);
 }
 
 /* Read the whole 1-D mask of f (1 = missing) as bytes, or NULL when absent. */
@@ -633,10 +726,10 @@ static lstar_status write_slot(wr *r, const char *slot, dest_kind kind, lstar_er
     lstar_status st = LSTAR_OK;
     char p[PATHMAX];
     LSTAR_CHECK(dict_group(r, slot, err));
-    for (size_t i = 0; i < r->nf; i++) {
+    for (size_t i = 0; i < r->npl; i++) {
         if (r->pl[i].kind != kind) continue;
         LSTAR_CHECK(ad_join(p, sizeof p, slot, r->pl[i].key, err));
-        LSTAR_CHECK(write_matrix(r, p, lstar_dataset_field_at(r->ds, i), r->pl[i].flip, err));
+        LSTAR_CHECK(write_place(r, p, i, err));
     }
 done:
     return st;
@@ -752,6 +845,39 @@ done:
     return st;
 }
 
+/* A `$bytes` node (the bytes as latin-1 text) → a 0-d fixed-length byte string with encoding-type
+ * `bytes` 0.2.0, which anndata reads back as numpy bytes (anndata 0.8 registers no writer for bytes;
+ * this is its reader's encoding).  Trailing NUL bytes do not survive (numpy strips them). */
+static lstar_status write_bytes(wr *r, const char *path, const json_t *v, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    if (!json_is_string(v)) return LSTAR_FAIL(err, LSTAR_ERR_FORMAT, path, "$bytes node is not a string");
+    const uint8_t *p = (const uint8_t *)json_string_value(v);
+    size_t len = json_string_length(v), n = 0;
+    uint8_t *b = lstar_malloc(len ? len : 1);
+    if (!b) return LSTAR_NOMEM(err, path);
+    for (size_t i = 0; i < len; n++) {
+        if (p[i] < 0x80) {
+            b[n] = p[i++];
+        } else if ((p[i] == 0xc2 || p[i] == 0xc3) && i + 1 < len && (p[i + 1] & 0xc0) == 0x80) {
+            b[n] = (uint8_t)(((p[i] & 0x03) << 6) | (p[i + 1] & 0x3f));
+            i += 2;
+        } else {
+            st = drop(r, path, err, "bytes value whose text is not latin-1 (a character above U+00FF)");
+            goto done;
+        }
+    }
+    if (n == 0) b[n++] = 0; /* |S1 holding b"" */
+    ad_array_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.dtype = LSTAR_DTYPE_FIXED_BYTES;
+    spec.itemsize = n;
+    LSTAR_CHECK(ad_write_array(r->c, path, &spec, b, err));
+    LSTAR_CHECK(enc(r, path, "bytes", "0.2.0", err));
+done:
+    lstar_free(b);
+    return st;
+}
+
 static lstar_status write_node(wr *r, const char *path, const json_t *node, const lstar_passthrough *pt,
                                lstar_error *err) {
     lstar_status st = LSTAR_OK;
@@ -770,8 +896,8 @@ static lstar_status write_node(wr *r, const char *path, const json_t *node, cons
     } else if (json_is_boolean(node)) {
         uint8_t v = json_is_true(node);
         st = scalar(r, path, LSTAR_DTYPE_BOOL, &v, err);
-    } else if (json_is_null(node)) {
-        st = drop(r, path, err, "None: anndata 0.8 cannot write it");
+    } else if (json_is_null(node)) { /* anndata 0.8 has no encoding for None (0.12 writes `null`) */
+        st = drop(r, path, err, "None: anndata 0.8 has no encoding for it");
     } else if (json_is_array(node)) {
         st = write_list(r, path, node, err);
     } else if (json_is_object(node)) {
@@ -815,18 +941,14 @@ static lstar_status write_node(wr *r, const char *path, const json_t *node, cons
                                 (unsigned long long)lstar_array_size(a), (unsigned long long)total);
                 goto done;
             }
-            if (rank > 1 && !r->is_h5) {
-                st = drop(r, path, err, "%d-D string array: the Zarr writer writes 0-D and 1-D string arrays only", rank);
-                goto done;
-            }
             LSTAR_CHECK(lstar_array_read_strings(a, 0, total, &s, err));
             st = string_array(r, path, &s, rank, shape, err);
         } else if ((v = json_object_get(node, "$dropped")) != NULL) {
             st = drop(r, path, err, "%s, dropped when the source was read", json_is_string(v) ? json_string_value(v) : "?");
         } else if (json_object_get(node, "$record")) {
             st = write_record(r, path, node, pt, err);
-        } else if (json_object_get(node, "$bytes")) {
-            st = drop(r, path, err, "bytes scalar: not written");
+        } else if ((v = json_object_get(node, "$bytes")) != NULL) {
+            st = write_bytes(r, path, v, err);
         } else {
             st = drop(r, path, err, "unknown passthrough node");
         }
@@ -854,7 +976,7 @@ static lstar_status write_record(wr *r, const char *path, const json_t *node, co
     void **data = NULL;
     lstar_strings *strs = NULL;
     size_t nf = json_object_size(fields), k = 0;
-    if (!ad_can_write_records(r->c)) return drop(r, path, err, "rec-array: the Zarr writer cannot write record arrays yet");
+    if (!ad_can_write_records(r->c)) return drop(r, path, err, "rec-array: this backend cannot write record arrays");
     if (!json_is_object(fields) || !json_is_integer(len) || json_integer_value(len) < 0)
         return LSTAR_FAIL(err, LSTAR_ERR_FORMAT, path, "malformed $record node");
     uint64_t n = (uint64_t)json_integer_value(len);
@@ -1140,10 +1262,34 @@ static lstar_status write_uns(wr *r, lstar_error *err) {
         }
     }
     LSTAR_CHECK(write_rank_genes_groups(r, err));
+    if (r->neighbors) { /* the aliased integration graph, as upstream's flattening records it */
+        LSTAR_CHECK(ad_kind_at(r->c, "uns/neighbors", &k, err));
+        if (k == AD_NONE) {
+            static const char *const nk[5][2] = {{"uns/neighbors/connectivities_key", "connectivities"},
+                                                 {"uns/neighbors/distances_key", "distances"},
+                                                 {NULL, NULL},
+                                                 {"uns/neighbors/params/method", "conos"},
+                                                 {"uns/neighbors/params/metric", "euclidean"}};
+            LSTAR_CHECK(dict_group(r, "uns/neighbors", err));
+            for (int j = 0; j < 5; j++) {
+                if (!nk[j][0]) {
+                    LSTAR_CHECK(dict_group(r, "uns/neighbors/params", err));
+                    continue;
+                }
+                LSTAR_CHECK(lstar_strings_init(&s, err));
+                LSTAR_CHECK(lstar_strings_append(&s, nk[j][1], strlen(nk[j][1]), err));
+                LSTAR_CHECK(string_array(r, nk[j][0], &s, 0, NULL, err));
+                lstar_strings_destroy(&s);
+            }
+        }
+    }
     /* uns['lstar/state'] and uns['lstar/dropped'] (a nested dict, as h5py stores "a/b" keys) */
     const char *state = NULL;
-    for (size_t i = 0; i < r->nf; i++)
-        if (r->pl[i].kind == D_X) state = lstar_field_state(lstar_dataset_field_at(r->ds, i));
+    for (size_t i = 0; i < r->npl; i++) {
+        if (r->pl[i].kind != D_X) continue;
+        if (r->pl[i].root) state = ad_coll_root_state(r->coll, r->pl[i].root - 1);
+        else state = lstar_field_state(lstar_dataset_field_at(r->ds, r->pl[i].alias ? r->pl[i].alias - 1 : i));
+    }
     if ((state && *state) || r->dnames.n) {
         LSTAR_CHECK(dict_group(r, "uns/lstar", err));
         if (state && *state) {
@@ -1250,14 +1396,14 @@ static lstar_status write_all(wr *r, lstar_error *err) {
     memset(&empty, 0, sizeof empty);
     LSTAR_CHECK(enc(r, "", "anndata", "0.1.0", err));
     LSTAR_CHECK(write_frame(r, "obs", lstar_axis_labels(r->cells), D_OBS, err));
-    if (r->genes) {
-        LSTAR_CHECK(write_frame(r, "var", lstar_axis_labels(r->genes), D_VAR, err));
+    if (r->var_labels) {
+        LSTAR_CHECK(write_frame(r, "var", r->var_labels, D_VAR, err));
     } else {
         LSTAR_CHECK(lstar_strings_init(&empty, err));
         LSTAR_CHECK(write_frame(r, "var", &empty, D_NONE, err));
     }
-    for (size_t i = 0; i < r->nf; i++)
-        if (r->pl[i].kind == D_X) LSTAR_CHECK(write_matrix(r, "X", lstar_dataset_field_at(r->ds, i), r->pl[i].flip, err));
+    for (size_t i = 0; i < r->npl; i++)
+        if (r->pl[i].kind == D_X) LSTAR_CHECK(write_place(r, "X", i, err));
     LSTAR_CHECK(write_slot(r, "layers", D_LAYER, err));
     LSTAR_CHECK(write_slot(r, "obsm", D_OBSM, err));
     LSTAR_CHECK(write_slot(r, "varm", D_VARM, err));
@@ -1270,6 +1416,51 @@ static lstar_status write_all(wr *r, lstar_error *err) {
 done:
     lstar_strings_destroy(&empty);
     return st;
+}
+
+/* Axes, the collection view, the plan: shared by lstar_anndata_write and ad_write_recorded. */
+static lstar_status setup(wr *r, const lstar_dataset *ds, const char *path, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    r->ds = ds;
+    r->nf = lstar_dataset_field_count(ds);
+    r->npl = r->nf;
+    if (lstar_dataset_kind(ds) == LSTAR_KIND_COLLECTION) {
+        r->cells = lstar_dataset_axis(ds, "cells");
+        if (!r->cells)
+            return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
+                              "the dataset is a collection without a union 'cells' axis: nothing to flatten into obs");
+        LSTAR_CHECK(ad_coll_new(ds, r->cells, &r->coll, err));
+        r->genes = NULL;
+        r->var_labels = ad_coll_genes(r->coll);
+        r->npl = r->nf + ad_coll_root_count(r->coll) + 1;
+    } else {
+        r->cells = find_axis(ds, "cells", "observation");
+        r->genes = find_axis(ds, "genes", "feature");
+        if (!r->cells)
+            return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
+                              "the dataset has no observation axis ('cells' or an axis of role observation) for obs");
+        r->var_labels = r->genes ? lstar_axis_labels(r->genes) : NULL;
+    }
+    r->cname = lstar_axis_name(r->cells);
+    r->gname = r->genes ? lstar_axis_name(r->genes) : NULL;
+    r->n_obs = lstar_axis_length(r->cells);
+    r->n_var = r->var_labels ? r->var_labels->n : 0;
+    r->pl = lstar_calloc(r->npl ? r->npl : 1, sizeof *r->pl);
+    if (!r->pl) return LSTAR_NOMEM(err, path);
+    LSTAR_CHECK(lstar_strings_init(&r->dnames, err));
+    LSTAR_CHECK(lstar_strings_init(&r->dwhy, err));
+    LSTAR_CHECK(plan(r, err));
+done:
+    return st;
+}
+
+static void wr_release(wr *r) {
+    ad_coll_free(r->coll);
+    r->coll = NULL;
+    lstar_free(r->pl);
+    r->pl = NULL;
+    lstar_strings_destroy(&r->dnames);
+    lstar_strings_destroy(&r->dwhy);
 }
 
 static uint64_t field_elems(const lstar_field *f) {
@@ -1313,37 +1504,12 @@ lstar_status lstar_anndata_write(const lstar_dataset *ds, const char *path, cons
         goto done;
     }
     r.is_h5 = fmt == LSTAR_ANNDATA_H5AD;
-    if (lstar_dataset_kind(ds) == LSTAR_KIND_COLLECTION) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
-                        "the dataset is a collection: flattening collections into one AnnData is not implemented");
-        goto done;
-    }
     if (lstat(path, &sb) == 0 && !o->overwrite) {
         st = LSTAR_FAIL(err, LSTAR_ERR_EXISTS, path, "'%s' exists (use overwrite to replace it)", path);
         goto done;
     }
     LSTAR_CHECK(check_compression(o->compression, r.is_h5, err));
-    r.ds = ds;
-    r.cells = find_axis(ds, "cells", "observation");
-    r.genes = find_axis(ds, "genes", "feature");
-    if (!r.cells) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
-                        "the dataset has no observation axis ('cells' or an axis of role observation) for obs");
-        goto done;
-    }
-    r.cname = lstar_axis_name(r.cells);
-    r.gname = r.genes ? lstar_axis_name(r.genes) : NULL;
-    r.n_obs = lstar_axis_length(r.cells);
-    r.n_var = r.genes ? lstar_axis_length(r.genes) : 0;
-    r.nf = lstar_dataset_field_count(ds);
-    r.pl = lstar_calloc(r.nf ? r.nf : 1, sizeof *r.pl);
-    if (!r.pl) {
-        st = LSTAR_NOMEM(err, path);
-        goto done;
-    }
-    LSTAR_CHECK(lstar_strings_init(&r.dnames, err));
-    LSTAR_CHECK(lstar_strings_init(&r.dwhy, err));
-    LSTAR_CHECK(plan(&r, err));
+    LSTAR_CHECK(setup(&r, ds, path, err));
 
     r.w.compression = o->compression && strcmp(o->compression, "none") != 0 ? o->compression : NULL;
     r.w.chunk_elems = o->chunk_elems ? o->chunk_elems : LSTAR_DEFAULT_STREAM_CHUNK_ELEMS;
@@ -1357,9 +1523,12 @@ lstar_status lstar_anndata_write(const lstar_dataset *ds, const char *path, cons
     r.w.progress = o->progress;
     r.w.progress_ud = o->progress_ud;
     r.w.done = &r.done;
-    for (size_t i = 0; i < r.nf; i++)
-        if (r.pl[i].kind != D_NONE && r.pl[i].kind != D_OBS && r.pl[i].kind != D_VAR && r.pl[i].kind != D_UNS_COLOR)
-            r.w.total += field_elems(lstar_dataset_field_at(ds, i));
+    for (size_t i = 0; i < r.npl; i++) {
+        if (r.pl[i].kind == D_NONE || r.pl[i].kind == D_OBS || r.pl[i].kind == D_VAR || r.pl[i].kind == D_UNS_COLOR)
+            continue;
+        if (r.pl[i].root) r.w.total += ad_coll_root_nnz_bound(r.coll, r.pl[i].root - 1);
+        else r.w.total += field_elems(lstar_dataset_field_at(ds, r.pl[i].alias ? r.pl[i].alias - 1 : i));
+    }
     if (r.is_h5 && o->plugin_dir) LSTAR_CHECK(ad_h5_plugin_prepend(o->plugin_dir, err));
     if (r.is_h5 && r.w.compression && strncmp(r.w.compression, "zstd", 4) == 0 && !ad_h5_filter_available(32015)) {
         st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
@@ -1407,9 +1576,7 @@ done:
     ad_container_close(r.c);
     if (st != LSTAR_OK && tmp) remove_tree(tmp);
     lstar_pool_free(r.w.pool);
-    lstar_free(r.pl);
-    lstar_strings_destroy(&r.dnames);
-    lstar_strings_destroy(&r.dwhy);
+    wr_release(&r);
     lstar_strings_destroy(&out_dropped);
     lstar_free(tmp);
     lstar_free(old);
@@ -1427,32 +1594,7 @@ lstar_status ad_write_recorded(const lstar_dataset *ds, const ad_recorder *rec, 
         return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "ad_write_recorded: NULL argument");
     const char *path = rec->name;
     r.is_h5 = 1;
-    if (lstar_dataset_kind(ds) == LSTAR_KIND_COLLECTION) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
-                        "the dataset is a collection: flattening collections into one AnnData is not implemented");
-        goto done;
-    }
-    r.ds = ds;
-    r.cells = find_axis(ds, "cells", "observation");
-    r.genes = find_axis(ds, "genes", "feature");
-    if (!r.cells) {
-        st = LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path,
-                        "the dataset has no observation axis ('cells' or an axis of role observation) for obs");
-        goto done;
-    }
-    r.cname = lstar_axis_name(r.cells);
-    r.gname = r.genes ? lstar_axis_name(r.genes) : NULL;
-    r.n_obs = lstar_axis_length(r.cells);
-    r.n_var = r.genes ? lstar_axis_length(r.genes) : 0;
-    r.nf = lstar_dataset_field_count(ds);
-    r.pl = lstar_calloc(r.nf ? r.nf : 1, sizeof *r.pl);
-    if (!r.pl) {
-        st = LSTAR_NOMEM(err, path);
-        goto done;
-    }
-    LSTAR_CHECK(lstar_strings_init(&r.dnames, err));
-    LSTAR_CHECK(lstar_strings_init(&r.dwhy, err));
-    LSTAR_CHECK(plan(&r, err));
+    LSTAR_CHECK(setup(&r, ds, path, err));
     r.w.compression = NULL; /* what is not copied is stored unfiltered */
     r.w.chunk_elems = LSTAR_DEFAULT_STREAM_CHUNK_ELEMS;
     r.w.threads = 1;
@@ -1471,8 +1613,6 @@ lstar_status ad_write_recorded(const lstar_dataset *ds, const ad_recorder *rec, 
     if (dropped) LSTAR_CHECK(lstar_strings_copy(dropped, &r.dwhy, err));
 done:
     ad_container_close(r.c);
-    lstar_free(r.pl);
-    lstar_strings_destroy(&r.dnames);
-    lstar_strings_destroy(&r.dwhy);
+    wr_release(&r);
     return st;
 }

@@ -739,16 +739,26 @@ lstar_status lstar_zarr_array_write_strings(lstar_zarr_array *a, const lstar_str
     size_t *psize = NULL;
     char key[LSTAR_MAX_KEY_BYTES + 1];
     if (!a || !s) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, a ? a->path : NULL, "invalid arguments");
-    if (a->rank > 1) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, a->path, "write_strings needs a 1-D array");
-    uint64_t n = a->rank ? a->shape[0] : 1;
-    if ((uint64_t)s->n != n)
+    /* rank > 1: chunked along the first axis only, so a chunk of rows is a run of the C-order items */
+    uint64_t rowlen = 1;
+    for (int d = 1; d < a->rank; d++) {
+        if (a->chunks[d] != a->shape[d] && a->shape[d] != 0)
+            return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, a->path,
+                              "write_strings needs whole chunks along every axis but the first");
+        rowlen *= a->shape[d];
+    }
+    uint64_t n = a->rank ? a->shape[0] : 1, items;
+    if (lstar_zarr_mul(n, rowlen, &items))
+        return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, a->path, "array too large");
+    if ((uint64_t)s->n != items)
         return LSTAR_FAIL(err, LSTAR_ERR_SHAPE, a->path, "%zu strings for an array of %llu", s->n,
-                          (unsigned long long)n);
+                          (unsigned long long)items);
+    if (rowlen == 0) return LSTAR_OK; /* no items: every chunk is fill */
     if (s->n && (!s->offsets || s->offsets[0] != 0))
         return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, a->path, "malformed string offsets");
     if (a->dtype == LSTAR_DTYPE_FIXED_BYTES) {
         uint64_t bytes;
-        if (lstar_zarr_mul(n, a->itemsize, &bytes) || bytes > LSTAR_MAX_CHUNK_BYTES)
+        if (lstar_zarr_mul(items, a->itemsize, &bytes) || bytes > LSTAR_MAX_CHUNK_BYTES)
             return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, a->path, "array too large");
         dense = lstar_calloc(1, bytes ? (size_t)bytes : 1);
         if (!dense) return LSTAR_NOMEM(err, a->path);
@@ -773,21 +783,21 @@ lstar_status lstar_zarr_array_write_strings(lstar_zarr_array *a, const lstar_str
         }
     }
     for (uint64_t u = 0; u < nunits; u++) {
-        uint64_t g[1] = {u};
+        uint64_t g[LSTAR_MAX_RANK] = {u}; /* every axis but the first: one chunk */
         LSTAR_CHECK(lstar_zarr_grid_key(a, g, key, err));
         size_t sz = 0;
         if (!a->sharded) {
             uint64_t first = u * c, cnt = n - first < c ? n - first : c;
-            LSTAR_CHECK(lstar_zarr_chunk_encode_strings(a, s, (size_t)first, (size_t)cnt, (size_t)(c - cnt), &enc,
-                                                        &sz, err));
+            LSTAR_CHECK(lstar_zarr_chunk_encode_strings(a, s, (size_t)(first * rowlen), (size_t)(cnt * rowlen),
+                                                        (size_t)((c - cnt) * rowlen), &enc, &sz, err));
             LSTAR_CHECK(lstar_store_set(a->z->store, key, enc, sz, err));
         } else {
             for (uint64_t k = 0; k < a->shard_n; k++) {
                 uint64_t first = (u * a->shard_n + k) * c;
                 if (first >= n) continue;
                 uint64_t cnt = n - first < c ? n - first : c;
-                LSTAR_CHECK(lstar_zarr_chunk_encode_strings(a, s, (size_t)first, (size_t)cnt, (size_t)(c - cnt),
-                                                            &parts[k], &psize[k], err));
+                LSTAR_CHECK(lstar_zarr_chunk_encode_strings(a, s, (size_t)(first * rowlen), (size_t)(cnt * rowlen),
+                                                            (size_t)((c - cnt) * rowlen), &parts[k], &psize[k], err));
             }
             LSTAR_CHECK(lstar_zarr_shard_assemble(a, parts, psize, &shard, &sz, err));
             LSTAR_CHECK(lstar_store_set(a->z->store, key, shard, sz, err));
