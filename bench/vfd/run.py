@@ -63,18 +63,27 @@ import lstar_h5vfd
 lib = lstar_h5vfd.library()
 class St(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint64) for n in ("size", "metadata_bytes", "chunk_refs", "fill_chunks", "key_bytes",
-                                                "decoded_chunks")]
+                                                "decoded_chunks", "map_bytes")]
+def rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
 img = ctypes.c_void_p()
+lib.H5open()
+m0 = rss()
 r0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 if lib.lstar_vfd_image_open(sys.argv[1].encode(), None, ctypes.byref(img), None) != 0:
     sys.exit("image_open failed")
 t = time.perf_counter() - t
 r1 = resource.getrusage(resource.RUSAGE_SELF)
+m1 = rss()
 s = St()
 lib.lstar_vfd_image_get_stats(img, ctypes.byref(s))
-n = s.chunk_refs + s.decoded_chunks
-print(t, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, n, s.metadata_bytes + s.key_bytes + 32 * n)
+n = s.chunk_refs + s.decoded_chunks + s.fill_chunks
+print(t, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, n, s.metadata_bytes + s.map_bytes, s.metadata_bytes,
+      s.map_bytes, m1 - m0, r1.ru_maxrss * 1024 - m0, s.size)
 '''
 
 
@@ -104,7 +113,9 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "bench", "data", "vfd"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "vfd"))
     ap.add_argument("--many-chunks", action="store_true",
-                    help="also time building the image of a store with ~135k chunks (lstar synth, 64-element chunks)")
+                    help="also time building the images of stores with 135k-250k chunks (lstar synth, 64-element "
+                         "chunks; the synthetic h5ad converted with --many-chunk-elems)")
+    ap.add_argument("--many-chunk-elems", type=int, default=200, help="chunking of the many-chunk anndata-zarr store")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     lstar = os.path.join(build, "tools", "lstar")
@@ -156,9 +167,19 @@ def main():
         if not os.path.exists(many):
             run([lstar, "synth", many, "--cells", "20000", "--genes", "2000", "--density", "0.05", "--compression",
                  "zstd:1", "--chunk-elems", "64"])
-        res_open = run([PY, "-c", OPENER, many], env=env).split()
-        meta["many_chunks"] = {"wall_s": float(res_open[0]), "cpu_s": float(res_open[1]),
-                               "chunk_refs": int(res_open[2]), "kept_bytes": int(res_open[3])}
+        # the synthetic h5ad as anndata-zarr with small chunks: X/data and X/indices in ~125k chunks each
+        many_ad = os.path.join(a.data, "synth_%d_c%d.zstd.zarr" % (a.cells, a.many_chunk_elems))
+        if not os.path.exists(many_ad):
+            run([lstar, "convert", src, many_ad, "--compression", "zstd:3", "--no-check", "--chunk-elems",
+                 str(a.many_chunk_elems)])
+        meta["many_chunks"] = {}
+        for name, path in (("lstar_synth_64", many), ("anndata_zarr_c%d" % a.many_chunk_elems, many_ad)):
+            rows = [[float(x) for x in run([PY, "-c", OPENER, path], env=env).split()] for _ in range(a.repeat)]
+            med = lambda i: statistics.median(r[i] for r in rows)  # noqa: E731
+            meta["many_chunks"][name] = {"wall_s": med(0), "cpu_s": med(1), "chunks": int(rows[0][2]),
+                                         "kept_bytes": int(rows[0][3]), "pages_bytes": int(rows[0][4]),
+                                         "map_bytes": int(rows[0][5]), "rss_after_open_bytes": med(6),
+                                         "peak_rss_over_start_bytes": med(7), "image_bytes": int(rows[0][8])}
     with open(os.path.join(a.out, tag + ".json"), "w") as f:
         json.dump({"meta": meta, "results": res}, f, indent=1)
     print("%s cells x 20000 genes, zstd:3, X/data in %d chunks, median of %d warm runs" % (a.cells, chunks, a.repeat))
@@ -172,9 +193,13 @@ def main():
                                                             r["read_vs_native"], r["peak_rss_mb"]))
     print("(b) mount (image build) took %.3f s" % mount_s)
     if a.many_chunks:
-        m = meta["many_chunks"]
-        print("image of a store with %d chunk objects: %.3f s wall, %.3f s CPU, %.1f MB kept (pages + keys + refs)"
-              % (m["chunk_refs"], m["wall_s"], m["cpu_s"], m["kept_bytes"] / 1e6))
+        for name, m in meta["many_chunks"].items():
+            print("image of %s (%d chunks): %.3f s wall, %.3f s CPU; kept %.1f MB (pages %.1f + map %.1f) = %.0f B/chunk;"
+                  " RSS after open +%.1f MB, peak +%.1f MB" % (name, m["chunks"], m["wall_s"], m["cpu_s"],
+                                                              m["kept_bytes"] / 1e6, m["pages_bytes"] / 1e6,
+                                                              m["map_bytes"] / 1e6, m["kept_bytes"] / m["chunks"],
+                                                              m["rss_after_open_bytes"] / 1e6,
+                                                              m["peak_rss_over_start_bytes"] / 1e6))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@
 #include "lstar/anndata.h"
 #include "lstar/lstarstore.h"
 #include "lstar/model.h"
+#include "lstar/repack.h"
 #include "lstar/vfd.h"
+#include "lstar/zarr.h"
 #include "test_support.h"
 #include "vfd_internal.h" /* vfd_image_build: the allocation-failure walk */
 
@@ -205,12 +207,13 @@ static void check_store(const char *store, const char *tag, int expect_refs, int
     lstar_vfd_image_get_stats(img, &st);
     if (expect_refs) {
         assert_true(st.chunk_refs >= (uint64_t)expect_refs);
-        assert_true(st.key_bytes > 0);
+        /* the address map: 24 bytes per chunk plus per-array / per-shard entries, no key per chunk */
+        assert_true(st.map_bytes >= 24 * st.chunk_refs);
     } else {
         assert_int_equal(st.chunk_refs, 0);
     }
-    if (expect_decoded) assert_true(st.decoded_chunks >= (uint64_t)expect_decoded);
-    else assert_int_equal(st.decoded_chunks, 0);
+    if (expect_decoded > 0) assert_true(st.decoded_chunks >= (uint64_t)expect_decoded);
+    else if (expect_decoded == 0) assert_int_equal(st.decoded_chunks, 0); /* < 0: not checked */
     assert_int_equal(st.size, lstar_vfd_image_size(img));
     size_t n = (size_t)st.size;
     uint8_t *bytes = malloc(n);
@@ -382,6 +385,193 @@ static void test_chunk_removed_after_open(void **state) {
     lt_rm_rf(store);
 }
 
+/* numcodecs delta on indices / indptr (lstar repack --delta-indices of a Zarr store): integers with
+ * astype == dtype, the bytes of lstar's delta filter (56855). */
+static void test_delta(void **state) {
+    (void)state;
+    lt_need(GOLDEN);
+    char plain[512], store[512];
+    lt_tmp_path(plain, sizeof plain, "vfd", "v2plain");
+    strcat(plain, ".zarr");
+    lt_tmp_path(store, sizeof store, "vfd", "v2delta");
+    strcat(store, ".zarr");
+    write_as(GOLDEN, plain, LSTAR_ANNDATA_ZARR_V2, "none", 16);
+    lstar_repack_opts o;
+    lstar_repack_opts_init(&o);
+    o.delta_indices = 1;
+    o.shuffle = 1;
+    o.overwrite = 1;
+    o.plugin_dir = PLUGINS;
+    OKE(lstar_repack_zarr(plain, store, &o, NULL, &e_));
+    lt_rm_rf(plain);
+    /* values, attributes and tree as lstar_anndata_write's h5ad of the same store; X/indices and
+     * X/indptr pass through lstar's delta filter (56855): nothing is decoded by the driver */
+    check_store(store, "v2delta", 4, 0);
+    lt_rm_rf(store);
+}
+
+/* Add obsm/X_many (n_obs × 100 float32, 1×1 chunks: thousands of chunk objects) to the anndata-zarr
+ * store at `store`, re-consolidating its metadata. */
+static void add_many_chunk_array(const char *store) {
+    lstar_store *st = NULL;
+    lstar_zarr *z = NULL;
+    lstar_zarr_array *pca = NULL, *a = NULL;
+    OKE(lstar_store_open(store, LSTAR_STORE_READ | LSTAR_STORE_WRITE, &st, &e_));
+    OKE(lstar_zarr_open(st, &z, &e_));
+    OKE(lstar_zarr_array_open(z, "obsm/X_pca", &pca, &e_));
+    uint64_t nobs = lstar_zarr_array_shape(pca)[0];
+    lstar_zarr_array_close(pca);
+    lstar_zarr_array_spec sp;
+    lstar_zarr_array_spec_init(&sp);
+    sp.rank = 2;
+    sp.shape[0] = nobs;
+    sp.shape[1] = 100;
+    sp.chunks[0] = sp.chunks[1] = 1;
+    sp.dtype = LSTAR_DTYPE_FLOAT32;
+    sp.compression = "zstd:1";
+    sp.attrs_json = "{\"encoding-type\": \"array\", \"encoding-version\": \"0.2.0\"}";
+    OKE(lstar_zarr_array_create(z, "obsm/X_many", &sp, &a, &e_));
+    float *v = malloc(nobs * 100 * sizeof *v);
+    for (uint64_t i = 0; i < nobs * 100; i++) v[i] = (float)i + 0.5f;
+    OKE(lstar_zarr_array_write(a, v, &e_));
+    free(v);
+    lstar_zarr_array_close(a);
+    if (lstar_zarr_is_consolidated(z)) OKE(lstar_zarr_consolidate(z, &e_));
+    lstar_zarr_close(z);
+    lstar_store_close(st);
+}
+
+/* Thousands of chunk objects in one array (their sizes looked up by several threads), some missing
+ * (fill), and a v3 store whose chunk directories are partly missing. */
+static void test_many_chunks(void **state) {
+    (void)state;
+    lt_need(GOLDEN);
+    static const struct {
+        lstar_anndata_format fmt;
+        const char *tag, *gone, *gone_dir;
+    } cases[] = {
+        {LSTAR_ANNDATA_ZARR_V2, "many2", "obsm/X_many/5.1", NULL},
+        {LSTAR_ANNDATA_ZARR_V3, "many3", "obsm/X_many/c/5/3", "obsm/X_many/c/7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char store[512], key[700];
+        lt_tmp_path(store, sizeof store, "vfd", cases[i].tag);
+        strcat(store, ".zarr");
+        write_as(GOLDEN, store, cases[i].fmt, "zstd:1", 16);
+        add_many_chunk_array(store);
+        snprintf(key, sizeof key, "%s/%s", store, cases[i].gone);
+        assert_true(lt_path_exists(key));
+        unlink(key);
+        if (cases[i].gone_dir) {
+            snprintf(key, sizeof key, "%s/%s", store, cases[i].gone_dir);
+            assert_true(lt_path_exists(key));
+            lt_rm_rf(key);
+        }
+        lstar_vfd_image *img = NULL;
+        lstar_vfd_config cfg = {PLUGINS, NULL};
+        OKE(lstar_vfd_image_open(store, &cfg, &img, &e_));
+        lstar_vfd_image_stats st;
+        lstar_vfd_image_get_stats(img, &st);
+        assert_true(st.chunk_refs > 600);
+        assert_true(st.fill_chunks >= (cases[i].gone_dir ? 101u : 1u));
+        assert_int_equal(st.key_bytes, 0); /* chunk keys are computed when read */
+        lstar_vfd_image_close(img);
+        /* the values: as lstar_anndata_write writes the (damaged) store */
+        char ref[512];
+        lt_tmp_path(ref, sizeof ref, "vfd", "many_ref.h5ad");
+        write_as(store, ref, LSTAR_ANNDATA_H5AD, "none", 0);
+        hid_t f = open_lstar(store), r = H5Fopen(ref, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(f >= 0 && r >= 0);
+        assert_same_file(f, r, 5);
+        hid_t d = H5Dopen2(f, "/obsm/X_many", H5P_DEFAULT);
+        assert_true(d >= 0);
+        float row[100];
+        hsize_t start[2] = {5, 0}, count[2] = {1, 100};
+        hid_t fs = H5Dget_space(d), ms = H5Screate_simple(2, count, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        assert_true(H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, row) >= 0);
+        int v3 = cases[i].fmt == LSTAR_ANNDATA_ZARR_V3;
+        assert_true(row[0] == 500.5f && row[99] == 599.5f);
+        assert_true(row[1] == (v3 ? 501.5f : 0.0f) && row[3] == (v3 ? 0.0f : 503.5f));
+        H5Sclose(ms);
+        H5Sclose(fs);
+        H5Dclose(d);
+        H5Fclose(f);
+        H5Fclose(r);
+        unlink(ref);
+        lt_rm_rf(store);
+    }
+}
+
+/* v3 shard indexes carry a crc32c: a damaged index fails opening with the shard's key. */
+static void test_shard_index_checksum(void **state) {
+    (void)state;
+    lt_need(GOLDEN);
+    char store[512], key[700];
+    lt_tmp_path(store, sizeof store, "vfd", "v3crc");
+    strcat(store, ".zarr");
+    write_as_sharded(GOLDEN, store, LSTAR_ANNDATA_ZARR_V3, "zstd:1", 16, 64);
+    snprintf(key, sizeof key, "%s/obsm/X_pca/c/0/0", store);
+    FILE *fp = fopen(key, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, -5, SEEK_END), 0); /* the last byte of the index, before its crc32c */
+    int c = fgetc(fp);
+    assert_int_equal(fseek(fp, -5, SEEK_END), 0);
+    fputc(c ^ 0x40, fp);
+    fclose(fp);
+    lstar_vfd_image *img = NULL;
+    lstar_vfd_config cfg = {PLUGINS, NULL};
+    lstar_error err;
+    lstar_error_clear(&err);
+    assert_int_equal(lstar_vfd_image_open(store, &cfg, &img, &err), LSTAR_ERR_CORRUPT);
+    assert_null(img);
+    assert_non_null(strstr(err.message, "checksum"));
+    assert_non_null(strstr(err.where, "obsm/X_pca/c/0/0"));
+    lt_rm_rf(store);
+}
+
+/* A mapped array whose chunk grid changed after the image was built is refused when read. */
+static void test_array_changed(void **state) {
+    (void)state;
+    lt_need(GOLDEN);
+    char store[512];
+    lt_tmp_path(store, sizeof store, "vfd", "changed");
+    strcat(store, ".zarr");
+    write_as(GOLDEN, store, LSTAR_ANNDATA_ZARR_V2, "zstd:3", 16);
+    lstar_vfd_image *img = NULL;
+    lstar_vfd_config cfg = {PLUGINS, NULL};
+    OKE(lstar_vfd_image_open(store, &cfg, &img, &e_));
+    /* obsm/X_pca re-chunked in place: its metadata from a store written with other chunks */
+    char other[512], meta[700];
+    lt_tmp_path(other, sizeof other, "vfd", "changed32");
+    strcat(other, ".zarr");
+    write_as(GOLDEN, other, LSTAR_ANNDATA_ZARR_V2, "zstd:3", 32);
+    static const char *const metas[] = {"obsm/X_pca/.zarray", ".zmetadata"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(meta, sizeof meta, "%s/%s", other, metas[k]);
+        size_t ml = 0;
+        char *text = lt_read_file(meta, &ml);
+        assert_non_null(text);
+        snprintf(meta, sizeof meta, "%s/%s", store, metas[k]);
+        FILE *mf = fopen(meta, "wb");
+        assert_non_null(mf);
+        assert_int_equal(fwrite(text, 1, ml, mf), ml);
+        fclose(mf);
+        free(text);
+    }
+    lt_rm_rf(other);
+    size_t n = (size_t)lstar_vfd_image_size(img);
+    uint8_t *bytes = malloc(n);
+    lstar_error err;
+    lstar_error_clear(&err);
+    lstar_status rs = lstar_vfd_image_read(img, 0, bytes, n, &err);
+    assert_int_equal(rs, LSTAR_ERR_CORRUPT);
+    assert_non_null(strstr(err.message, "changed"));
+    free(bytes);
+    lstar_vfd_image_close(img);
+    lt_rm_rf(store);
+}
+
 static herr_t find_driver_msg(unsigned n, const H5E_error2_t *e, void *ud) {
     (void)n;
     if (e->desc && strstr(e->desc, "lstar driver:")) *(int *)ud = 1;
@@ -430,13 +620,8 @@ static void test_decode_corrupt_chunk(void **state) {
  * into the model before the walk: failing jansson's allocations while it parses can corrupt its
  * heap (a double free on cleanup after a failed json_loadb, seen here with jansson 2.14; see
  * docs/internals/anndata.md "allocation-failure walk"). */
-static void test_allocation_failures(void **state) {
-    (void)state;
-    lt_need(GOLDEN);
-    char store[512];
-    lt_tmp_path(store, sizeof store, "vfd", "oom");
-    strcat(store, ".zarr");
-    write_as(GOLDEN, store, LSTAR_ANNDATA_ZARR_V2, "zstd:3", 16);
+/* One store: the walk (see test_allocation_failures). */
+static void allocation_walk(const char *store) {
     lstar_vfd_config cfg = {PLUGINS, NULL};
     lstar_dataset *ds = NULL;
     OKE(lstar_anndata_read(store, NULL, &ds, &e_));
@@ -470,6 +655,20 @@ static void test_allocation_failures(void **state) {
     lstar_dataset_free(ds);
     assert_true(done);
     assert_true(failures > 10);
+}
+
+static void test_allocation_failures(void **state) {
+    (void)state;
+    lt_need(GOLDEN);
+    char store[512];
+    lt_tmp_path(store, sizeof store, "vfd", "oom");
+    strcat(store, ".zarr");
+    write_as(GOLDEN, store, LSTAR_ANNDATA_ZARR_V2, "zstd:3", 16);
+    allocation_walk(store);
+    lt_rm_rf(store);
+    /* v3 shards (shard indexes, shard keys) */
+    write_as_sharded(GOLDEN, store, LSTAR_ANNDATA_ZARR_V3, "zstd:1", 16, 64);
+    allocation_walk(store);
     lt_rm_rf(store);
 }
 
@@ -501,6 +700,10 @@ int main(void) {
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_chunk_removed_after_open),
         cmocka_unit_test(test_decode_corrupt_chunk),
+        cmocka_unit_test(test_delta),
+        cmocka_unit_test(test_many_chunks),
+        cmocka_unit_test(test_shard_index_checksum),
+        cmocka_unit_test(test_array_changed),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_refuses_hdf5_and_missing),
     };

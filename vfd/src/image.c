@@ -6,9 +6,14 @@
  * AnnData writer in recording mode (ad_write_recorded) into an HDF5 file
  * created with the recording driver (record.c): chunk writes announced by the
  * writer become refs, everything else becomes pages.  See docs/vfd.md. */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <hdf5.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 #include "common/error.h"
 #include "lstar/alloc.h"
 #include "lstar/anndata.h"
+#include "lstar/codec.h"
 #include "lstar/lstarstore.h"
 #include "lstar/model.h"
 #include "lstar/zarr.h"
@@ -93,11 +99,21 @@ void vfd_image_read_pages(const lstar_vfd_image *img, uint64_t addr, void *buf, 
     }
 }
 
-lstar_status vfd_image_add_ref(lstar_vfd_image *img, uint64_t addr, uint32_t len, uint32_t kind, uint64_t id,
-                               uint64_t obj_off, lstar_error *err) {
+lstar_status vfd_image_add_ref(lstar_vfd_image *img, uint64_t addr, uint32_t len, uint32_t src, uint64_t arg,
+                               lstar_error *err) {
     if (grow((void **)&img->refs_v, &img->refs_cap, img->nrefs + 1, sizeof *img->refs_v) < 0)
         return LSTAR_NOMEM(err, img->path);
-    img->refs_v[img->nrefs++] = (vfd_ref){addr, len, kind, id, obj_off};
+    img->refs_v[img->nrefs++] = (vfd_ref){addr, len, src, arg};
+    return LSTAR_OK;
+}
+
+lstar_status vfd_image_add_src(lstar_vfd_image *img, uint32_t kind, uint32_t idx, uint64_t key, uint32_t *out,
+                               lstar_error *err) {
+    if (img->nsrcs >= UINT32_MAX) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, img->path, "too many chunk sources");
+    if (grow((void **)&img->srcs, &img->srcs_cap, img->nsrcs + 1, sizeof *img->srcs) < 0)
+        return LSTAR_NOMEM(err, img->path);
+    img->srcs[img->nsrcs] = (vfd_src){kind, idx, key};
+    *out = (uint32_t)img->nsrcs++;
     return LSTAR_OK;
 }
 
@@ -123,7 +139,7 @@ lstar_status vfd_image_add_blob(lstar_vfd_image *img, const void *data, size_t s
     uint8_t *d = lstar_malloc(size ? size : 1);
     if (!d) return LSTAR_NOMEM(err, img->path);
     memcpy(d, data, size);
-    img->blobs[img->nblobs] = (vfd_blob){d, size};
+    img->blobs[img->nblobs] = (vfd_blob){d, size, UINT32_MAX};
     *idx = img->nblobs++;
     return LSTAR_OK;
 }
@@ -141,6 +157,21 @@ lstar_status vfd_image_finish(lstar_vfd_image *img, uint64_t size, lstar_error *
             return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, img->path, "chunk ranges of the image overlap (HDF5 reused space)");
     }
     img->size = size;
+    /* the tables stay for the image's lifetime: give back what doubling over-allocated */
+    if (img->refs_cap > img->nrefs && img->nrefs) {
+        vfd_ref *r = lstar_realloc(img->refs_v, img->nrefs * sizeof *img->refs_v);
+        if (r) {
+            img->refs_v = r;
+            img->refs_cap = img->nrefs;
+        }
+    }
+    if (img->keys_cap > img->keys_len && img->keys_len) {
+        char *k = lstar_realloc(img->keys, img->keys_len);
+        if (k) {
+            img->keys = k;
+            img->keys_cap = img->keys_len;
+        }
+    }
     return LSTAR_OK;
 }
 
@@ -153,6 +184,7 @@ static void image_free(lstar_vfd_image *img) {
     for (size_t i = 0; i < img->npages; i++) lstar_free(img->pages[i].data);
     lstar_free(img->pages);
     lstar_free(img->refs_v);
+    lstar_free(img->srcs);
     lstar_free(img->keys);
     for (size_t i = 0; i < img->nblobs; i++) lstar_free(img->blobs[i].data);
     lstar_free(img->blobs);
@@ -194,10 +226,14 @@ void lstar_vfd_image_get_stats(const lstar_vfd_image *img, lstar_vfd_image_stats
     if (!img) return;
     s->size = img->size;
     s->metadata_bytes = (uint64_t)img->npages * VFD_PAGE;
-    for (size_t i = 0; i < img->nrefs; i++) s->chunk_refs += img->refs_v[i].kind == VFD_REF_STORE;
+    for (size_t i = 0; i < img->nrefs; i++) s->chunk_refs += img->srcs[img->refs_v[i].src].kind <= VFD_SRC_SHARD;
     s->fill_chunks = img->fill_chunks;
     s->decoded_chunks = img->decode_chunks;
     s->key_bytes = img->keys_len;
+    s->map_bytes = img->refs_cap * sizeof *img->refs_v + img->srcs_cap * sizeof *img->srcs + img->keys_cap +
+                   img->arrays_cap * sizeof *img->arrays + img->pages_cap * sizeof *img->pages;
+    for (size_t i = 0; i < img->narrays; i++) s->map_bytes += strlen(img->arrays[i].path) + 1;
+    for (size_t i = 0; i < img->nblobs; i++) s->map_bytes += img->blobs[i].size;
 }
 
 /* ---- reads ----------------------------------------------------------------------------------- */
@@ -214,29 +250,54 @@ static size_t ref_first(const lstar_vfd_image *img, uint64_t addr) {
     return lo;
 }
 
-/* Decode the chunk of ref `r` (VFD_REF_DECODE) into img->dec (store_lock held). */
-static lstar_status decode_chunk(lstar_vfd_image *img, const vfd_ref *r, lstar_error *err) {
+/* Array `idx` of the image, opened from the store at its first use (store_lock held): a mapped array
+ * whose chunk grid changed since the image was built is refused. */
+static lstar_status image_array(lstar_vfd_image *img, uint32_t idx, lstar_zarr_array **out, lstar_error *err) {
     lstar_status st = LSTAR_OK;
-    if (img->dec_ref == r) return LSTAR_OK;
-    img->dec_ref = NULL;
-    vfd_array *a = &img->arrays[r->id];
-    if (!img->z) LSTAR_CHECK(lstar_zarr_open(img->store, &img->z, err));
-    if (!a->za) LSTAR_CHECK(lstar_zarr_array_open(img->z, a->path, &a->za, err));
-    lstar_zarr_array *za = a->za;
-    uint64_t coords[LSTAR_MAX_RANK], lin = r->obj_off, celems = 1;
+    vfd_array *a = &img->arrays[idx];
+    lstar_zarr_array *za = NULL;
+    if (!a->za) {
+        if (!img->z) LSTAR_CHECK(lstar_zarr_open(img->store, &img->z, err));
+        LSTAR_CHECK(lstar_zarr_array_open(img->z, a->path, &za, err));
+        if (lstar_zarr_array_num_chunks(za) != a->nchunks) {
+            st = LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, a->path, "the array changed since the image was built");
+            goto done;
+        }
+        a->za = za;
+        za = NULL;
+    }
+    *out = a->za;
+done:
+    lstar_zarr_array_close(za);
+    return st;
+}
+
+/* Grid coordinates of chunk `lin` (C order) of `za`. */
+static void chunk_coords(const lstar_zarr_array *za, uint64_t lin, uint64_t *coords) {
     for (int d = za->rank - 1; d >= 0; d--) {
         uint64_t g = za->shape[d] / za->chunks[d] + (za->shape[d] % za->chunks[d] != 0);
         coords[d] = lin % g;
         lin /= g;
-        celems *= za->chunks[d];
     }
+}
+
+/* Decode the chunk of ref `r` (VFD_SRC_DECODE) into img->dec (store_lock held). */
+static lstar_status decode_chunk(lstar_vfd_image *img, const vfd_ref *r, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    lstar_zarr_array *za = NULL;
+    if (img->dec_ref == r) return LSTAR_OK;
+    img->dec_ref = NULL;
+    LSTAR_CHECK(image_array(img, img->srcs[r->src].idx, &za, err));
+    uint64_t coords[LSTAR_MAX_RANK], celems = 1;
+    chunk_coords(za, r->arg, coords);
+    for (int d = 0; d < za->rank; d++) celems *= za->chunks[d];
     if (celems * za->itemsize != r->len)
-        return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, a->path, "the array changed since the image was built");
+        return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, za->path, "the array changed since the image was built");
     if (r->len > img->dec_cap) {
         lstar_free(img->dec);
         img->dec = lstar_malloc(r->len);
         img->dec_cap = img->dec ? r->len : 0;
-        if (!img->dec) return LSTAR_NOMEM(err, a->path);
+        if (!img->dec) return LSTAR_NOMEM(err, za->path);
     }
     LSTAR_CHECK(lstar_zarr_array_read_chunk(za, coords, img->dec, err));
     img->dec_ref = r;
@@ -244,30 +305,51 @@ done:
     return st;
 }
 
+/* Bytes [off, off + n) of a chunk object (store_lock held). */
+static lstar_status object_read(lstar_vfd_image *img, const vfd_ref *r, const vfd_src *s, uint64_t off, uint8_t *dst,
+                                size_t n, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    char buf[LSTAR_MAX_KEY_BYTES + 1];
+    const char *key = buf;
+    uint64_t at = off;
+    if (s->kind == VFD_SRC_SHARD) {
+        key = img->keys + s->key;
+        at += r->arg;
+    } else {
+        lstar_zarr_array *za = NULL;
+        uint64_t coords[LSTAR_MAX_RANK];
+        LSTAR_CHECK(image_array(img, s->idx, &za, err));
+        chunk_coords(za, r->arg, coords);
+        LSTAR_CHECK(lstar_zarr_grid_key(za, coords, buf, err));
+    }
+    st = lstar_store_get_range(img->store, key, at, n, dst, err);
+    if (st == LSTAR_ERR_NOT_FOUND || st == LSTAR_ERR_CORRUPT || st == LSTAR_ERR_IO) {
+        if (err) err->status = LSTAR_ERR_CORRUPT;
+        lstar_err_add_where(err, key);
+        st = LSTAR_ERR_CORRUPT;
+    }
+done:
+    return st;
+}
+
 static lstar_status ref_read(lstar_vfd_image *img, const vfd_ref *r, uint64_t off, uint8_t *dst, size_t n,
                              lstar_error *err) {
-    if (r->kind == VFD_REF_BLOB) {
-        const vfd_blob *b = &img->blobs[r->id];
+    const vfd_src *s = &img->srcs[r->src];
+    lstar_status st = LSTAR_OK;
+    if (s->kind == VFD_SRC_BLOB) {
+        const vfd_blob *b = &img->blobs[s->idx];
         if (off + n > b->size) return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, img->path, "fill chunk shorter than recorded");
         memcpy(dst, b->data + off, n);
         return LSTAR_OK;
     }
-    if (r->kind == VFD_REF_DECODE) {
-        pthread_mutex_lock(&img->store_lock);
-        lstar_status st = decode_chunk(img, r, err);
-        if (st == LSTAR_OK) memcpy(dst, img->dec + off, n);
-        pthread_mutex_unlock(&img->store_lock);
-        return st;
-    }
-    const char *key = img->keys + r->id;
     pthread_mutex_lock(&img->store_lock);
-    lstar_status st = lstar_store_get_range(img->store, key, r->obj_off + off, n, dst, err);
-    pthread_mutex_unlock(&img->store_lock);
-    if (st == LSTAR_ERR_NOT_FOUND || st == LSTAR_ERR_CORRUPT || st == LSTAR_ERR_IO) {
-        if (err) err->status = LSTAR_ERR_CORRUPT;
-        lstar_err_add_where(err, key);
-        return LSTAR_ERR_CORRUPT;
+    if (s->kind == VFD_SRC_DECODE) {
+        st = decode_chunk(img, r, err);
+        if (st == LSTAR_OK) memcpy(dst, img->dec + off, n);
+    } else {
+        st = object_read(img, r, s, off, dst, n, err);
     }
+    pthread_mutex_unlock(&img->store_lock);
     return st;
 }
 
@@ -300,49 +382,89 @@ lstar_status lstar_vfd_image_read(lstar_vfd_image *img, uint64_t offset, void *b
 
 /* ---- building -------------------------------------------------------------------------------- */
 
-/* Load the index of shard `key` (v3 sharding_indexed) into the recorder's one-shard cache. */
-static lstar_status load_shard_index(vfd_recorder *rec, const lstar_zarr_array *za, const char *key,
-                                     lstar_error *err) {
+/* Make `za` the recorder's current array: a new entry of img->arrays when it changes (the writer
+ * maps arrays one after the other). */
+static lstar_status rec_array(vfd_recorder *rec, const lstar_zarr_array *za, lstar_error *err) {
+    lstar_vfd_image *img = rec->img;
+    if (rec->cur_za == za) return LSTAR_OK;
+    if (img->narrays >= UINT32_MAX) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, img->path, "too many arrays");
+    if (grow((void **)&img->arrays, &img->arrays_cap, img->narrays + 1, sizeof *img->arrays) < 0)
+        return LSTAR_NOMEM(err, img->path);
+    char *p = lstar_strdup(lstar_zarr_array_path(za));
+    if (!p) return LSTAR_NOMEM(err, img->path);
+    img->arrays[img->narrays] = (vfd_array){p, lstar_zarr_array_num_chunks(za), NULL};
+    rec->cur_array = (uint32_t)img->narrays++;
+    rec->cur_za = za;
+    rec->cur_chunk_src = rec->cur_decode_src = UINT32_MAX;
+    lstar_free(rec->sizes);
+    rec->sizes = NULL;
+    rec->nsizes = 0;
+    return LSTAR_OK;
+}
+
+/* C-order index of chunk `coords` of `za`. */
+static uint64_t chunk_linear(const lstar_zarr_array *za, const uint64_t *coords) {
+    uint64_t lin = 0;
+    for (int d = 0; d < za->rank; d++)
+        lin = lin * (za->shape[d] / za->chunks[d] + (za->shape[d] % za->chunks[d] != 0)) + coords[d];
+    return lin;
+}
+
+/* ---- v3 shards: the index of each shard is read (and its crc32c checked) once ---- */
+
+static void shard_slot_clear(vfd_shard_slot *s) {
+    lstar_free(s->key);
+    lstar_free(s->index);
+    memset(s, 0, sizeof *s);
+}
+
+/* Read and check the index of shard `key` of `za` into slot `s` (empty). */
+static lstar_status shard_load(vfd_recorder *rec, const lstar_zarr_array *za, const char *key, vfd_shard_slot *s,
+                               lstar_error *err) {
     lstar_status st = LSTAR_OK;
     uint8_t *raw = NULL;
-    if (rec->shard_key && strcmp(rec->shard_key, key) == 0) return LSTAR_OK;
-    lstar_free(rec->shard_key);
-    rec->shard_key = NULL;
     uint64_t n = za->shard_n, objsize = 0;
     size_t isz = (size_t)(n * 16 + (za->index_crc ? 4 : 0));
     if (n == 0 || n > (uint64_t)LSTAR_MAX_CHUNK_BYTES / 16)
         return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, key, "shard of %llu inner chunks", (unsigned long long)n);
-    if (rec->shard_n != n) {
-        lstar_free(rec->shard_index);
-        rec->shard_index = lstar_malloc((size_t)(2 * n * sizeof *rec->shard_index));
-        rec->shard_n = rec->shard_index ? n : 0;
-        if (!rec->shard_index) return LSTAR_NOMEM(err, key);
-    }
     lstar_error e;
     memset(&e, 0, sizeof e);
     st = lstar_store_size(rec->store, key, &objsize, &e);
-    rec->shard_missing = st == LSTAR_ERR_NOT_FOUND;
-    if (rec->shard_missing) {
+    if (st == LSTAR_ERR_NOT_FOUND) { /* the whole shard is fill */
         st = LSTAR_OK;
     } else if (st != LSTAR_OK) {
         if (err) *err = e;
         return st;
-    }
-    if (!rec->shard_missing) {
+    } else {
         if (objsize < isz) return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, key, "shard shorter than its index");
         raw = lstar_malloc(isz);
-        if (!raw) return LSTAR_NOMEM(err, key);
+        s->index = lstar_malloc((size_t)(2 * n * sizeof *s->index));
+        if (!raw || !s->index) {
+            st = LSTAR_NOMEM(err, key);
+            goto done;
+        }
         LSTAR_CHECK(lstar_store_get_range(rec->store, key, za->index_at_start ? 0 : objsize - isz, isz, raw, err));
+        if (za->index_crc) {
+            size_t m = (size_t)(16 * n);
+            uint32_t want = (uint32_t)raw[m] | (uint32_t)raw[m + 1] << 8 | (uint32_t)raw[m + 2] << 16 |
+                            (uint32_t)raw[m + 3] << 24;
+            uint32_t got = lstar_crc32c(0, raw, m);
+            if (want != got) {
+                st = LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, key,
+                                "shard index checksum mismatch (stored %08x, computed %08x)", want, got);
+                goto done;
+            }
+        }
         for (uint64_t i = 0; i < 2 * n; i++) {
             uint64_t v = 0;
             for (int b = 0; b < 8; b++) {
                 unsigned sh = za->index_big_endian ? (unsigned)(7 - b) * 8 : (unsigned)b * 8;
                 v |= (uint64_t)raw[i * 8 + (uint64_t)b] << sh;
             }
-            rec->shard_index[i] = v;
+            s->index[i] = v;
         }
         for (uint64_t i = 0; i < n; i++) {
-            uint64_t off = rec->shard_index[2 * i], len = rec->shard_index[2 * i + 1];
+            uint64_t off = s->index[2 * i], len = s->index[2 * i + 1];
             if (off == UINT64_MAX && len == UINT64_MAX) continue;
             if (off > objsize || len > objsize - off) {
                 st = LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, key, "shard index entry %llu points past the object",
@@ -350,40 +472,120 @@ static lstar_status load_shard_index(vfd_recorder *rec, const lstar_zarr_array *
                 goto done;
             }
         }
-        LSTAR_CHECK(vfd_image_add_key(rec->img, key, &rec->shard_key_off, err));
+        uint64_t koff = 0;
+        LSTAR_CHECK(vfd_image_add_key(rec->img, key, &koff, err));
+        LSTAR_CHECK(vfd_image_add_src(rec->img, VFD_SRC_SHARD, rec->cur_array, koff, &s->src, err));
     }
-    rec->shard_key = lstar_strdup(key);
-    if (!rec->shard_key) st = LSTAR_NOMEM(err, key);
+    s->n = n;
+    if (!(s->key = lstar_strdup(key))) st = LSTAR_NOMEM(err, key);
 done:
     lstar_free(raw);
+    if (st != LSTAR_OK) shard_slot_clear(s);
     return st;
 }
 
-/* Size of the object at `key` of a directory store: fstatat() on the key's directory, kept open
- * across calls (chunks of one array share it), instead of a path walk from the root per chunk. */
-static lstar_status dir_size(vfd_recorder *rec, const char *key, uint64_t *size, lstar_error *err) {
-    const char *slash = strrchr(key, '/');
-    size_t dl = slash ? (size_t)(slash - key) : 0;
-    const char *base = slash ? slash + 1 : key;
-    if (strstr(key, "..") || key[0] == '/') return lstar_store_size(rec->store, key, size, err);
-    if (!rec->dirkey || strlen(rec->dirkey) != dl || strncmp(rec->dirkey, key, dl) != 0) {
-        char path[PATH_MAX];
-        if (rec->dirfd >= 0) close(rec->dirfd);
-        rec->dirfd = -1;
-        lstar_free(rec->dirkey);
-        rec->dirkey = NULL;
-        int n = snprintf(path, sizeof path, "%s/%.*s", rec->img->path, (int)dl, key);
-        if (n < 0 || (size_t)n >= sizeof path) return lstar_store_size(rec->store, key, size, err);
-        rec->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        rec->dirkey = lstar_malloc(dl + 1);
-        if (!rec->dirkey) return LSTAR_NOMEM(err, key);
-        memcpy(rec->dirkey, key, dl);
-        rec->dirkey[dl] = 0;
+/* The slot of shard `key`: one of the last VFD_SHARD_SLOTS shards, else loaded into the least
+ * recently used slot (a 2-D shard grid visits shards alternately in C order). */
+static lstar_status shard_get(vfd_recorder *rec, const lstar_zarr_array *za, const char *key, vfd_shard_slot **out,
+                              lstar_error *err) {
+    vfd_shard_slot *lru = &rec->shards[0];
+    for (int i = 0; i < VFD_SHARD_SLOTS; i++) {
+        vfd_shard_slot *s = &rec->shards[i];
+        if (s->key && s->n == za->shard_n && strcmp(s->key, key) == 0) {
+            s->used = ++rec->shard_clock;
+            *out = s;
+            return LSTAR_OK;
+        }
+        if (!s->key || (lru->key && s->used < lru->used)) lru = s;
     }
-    struct stat sb;
-    if (rec->dirfd < 0 || fstatat(rec->dirfd, base, &sb, 0) != 0 || !S_ISREG(sb.st_mode))
-        return LSTAR_FAIL(err, LSTAR_ERR_NOT_FOUND, key, "no such object"); /* absent chunk: fill */
-    *size = (uint64_t)sb.st_size;
+    shard_slot_clear(lru);
+    lstar_status st = shard_load(rec, za, key, lru, err);
+    if (st != LSTAR_OK) return st;
+    lru->used = ++rec->shard_clock;
+    *out = lru;
+    return LSTAR_OK;
+}
+
+/* ---- directory stores: the sizes of an array's chunk objects, looked up by a few threads ---- */
+
+#define VFD_SIZE_WINDOW ((uint64_t)1 << 20) /* chunks looked up at once (8 MiB of sizes) */
+
+typedef struct size_job {
+    const char *root;              /* the store's directory */
+    const lstar_zarr_array *za;
+    uint64_t first, n;             /* chunks [first, first + n) of za */
+    uint64_t *sizes;
+} size_job;
+
+/* Stat chunk objects [first, first + n) relative to their directory, which stays open while
+ * consecutive keys share it.  Absent objects (and directories) → VFD_SIZE_ABSENT; anything odd
+ * → VFD_SIZE_ASK (the store is asked, and reports the error). */
+static void *size_worker(void *arg) {
+    const size_job *j = arg;
+    char key[LSTAR_MAX_KEY_BYTES + 1], path[PATH_MAX], dir[LSTAR_MAX_KEY_BYTES + 1];
+    int dirfd = -1, dir_ok = 0;
+    dir[0] = 0;
+    uint64_t coords[LSTAR_MAX_RANK];
+    for (uint64_t k = 0; k < j->n; k++) {
+        uint64_t *out = &j->sizes[k];
+        *out = VFD_SIZE_ASK;
+        chunk_coords(j->za, j->first + k, coords);
+        if (lstar_zarr_grid_key(j->za, coords, key, NULL) != LSTAR_OK || key[0] == '/' || strstr(key, "..")) continue;
+        const char *slash = strrchr(key, '/');
+        size_t dl = slash ? (size_t)(slash - key) : 0;
+        const char *base = slash ? slash + 1 : key;
+        if (!dir_ok || strlen(dir) != dl || strncmp(dir, key, dl) != 0) {
+            if (dirfd >= 0) close(dirfd);
+            memcpy(dir, key, dl);
+            dir[dl] = 0;
+            dir_ok = 1;
+            int w = snprintf(path, sizeof path, "%s/%s", j->root, dir);
+            dirfd = w < 0 || (size_t)w >= sizeof path ? -2 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dirfd == -1 && errno != ENOENT && errno != ENOTDIR) dirfd = -2;
+        }
+        if (dirfd == -2) continue;                     /* ask the store */
+        if (dirfd < 0) { *out = VFD_SIZE_ABSENT; continue; } /* no such directory: every chunk in it is fill */
+        struct stat sb;
+        if (fstatat(dirfd, base, &sb, 0) == 0) {
+            if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < VFD_SIZE_ASK) *out = (uint64_t)sb.st_size;
+        } else if (errno == ENOENT || errno == ENOTDIR) {
+            *out = VFD_SIZE_ABSENT;
+        }
+    }
+    if (dirfd >= 0) close(dirfd);
+    return NULL;
+}
+
+/* Look up the sizes of chunks [first, …) of the current array (a window of them). */
+static lstar_status sizes_fetch(vfd_recorder *rec, const lstar_zarr_array *za, uint64_t first, lstar_error *err) {
+    uint64_t total = lstar_zarr_array_num_chunks(za);
+    uint64_t n = total - first < VFD_SIZE_WINDOW ? total - first : VFD_SIZE_WINDOW;
+    if (!rec->sizes || rec->nsizes < n) {
+        lstar_free(rec->sizes);
+        rec->nsizes = 0;
+        rec->sizes = lstar_malloc((size_t)(n ? n : 1) * sizeof *rec->sizes);
+        if (!rec->sizes) return LSTAR_NOMEM(err, lstar_zarr_array_path(za));
+    }
+    rec->nsizes = n;
+    rec->sizes_first = first;
+    enum { MAX_THREADS = 4, MIN_PER_THREAD = 256 };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t nt = cpus > 1 ? (uint64_t)cpus : 1;
+    if (nt > MAX_THREADS) nt = MAX_THREADS;
+    if (nt > n / MIN_PER_THREAD) nt = n / MIN_PER_THREAD ? n / MIN_PER_THREAD : 1;
+    size_job jobs[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (uint64_t t = 0; t < nt; t++) {
+        uint64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+        jobs[t] = (size_job){rec->img->path, za, first + lo, hi - lo, rec->sizes + lo};
+        if (t > 0) started[t] = pthread_create(&th[t], NULL, size_worker, &jobs[t]) == 0;
+    }
+    size_worker(&jobs[0]);
+    for (uint64_t t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else size_worker(&jobs[t]); /* no thread: do it here */
+    }
     return LSTAR_OK;
 }
 
@@ -391,42 +593,52 @@ static lstar_status rec_chunk_size(void *ud, struct lstar_zarr_array *za, const 
                                    int *found, lstar_error *err) {
     vfd_recorder *rec = ud;
     lstar_status st = LSTAR_OK;
+    char key[LSTAR_MAX_KEY_BYTES + 1];
     *found = 0;
     *size = 0;
-    rec->last_off = 0;
+    LSTAR_CHECK(rec_array(rec, za, err));
     if (za->sharded) {
-        char key[LSTAR_MAX_KEY_BYTES + 1];
         uint64_t g[LSTAR_MAX_RANK], j = 0;
+        vfd_shard_slot *s = NULL;
         for (int d = 0; d < za->rank; d++) {
             g[d] = coords[d] / za->cps[d];
             j = j * za->cps[d] + coords[d] % za->cps[d];
         }
         LSTAR_CHECK(lstar_zarr_grid_key(za, g, key, err));
-        LSTAR_CHECK(load_shard_index(rec, za, key, err));
-        if (rec->shard_missing) return LSTAR_OK;
-        uint64_t off = rec->shard_index[2 * j], len = rec->shard_index[2 * j + 1];
+        LSTAR_CHECK(shard_get(rec, za, key, &s, err));
+        if (!s->index) return LSTAR_OK; /* missing shard: fill */
+        uint64_t off = s->index[2 * j], len = s->index[2 * j + 1];
         if (off == UINT64_MAX && len == UINT64_MAX) return LSTAR_OK; /* empty inner chunk: fill */
         *found = 1;
         *size = len;
-        rec->last_key = rec->shard_key_off;
-        rec->last_off = off;
+        rec->last_src = s->src;
+        rec->last_arg = off;
         return LSTAR_OK;
     }
-    char *key = lstar_zarr_array_chunk_key(za, coords);
-    if (!key) return LSTAR_NOMEM(err, lstar_zarr_array_path(za));
-    lstar_error e;
-    memset(&e, 0, sizeof e);
-    st = rec->is_dir ? dir_size(rec, key, size, &e) : lstar_store_size(rec->store, key, size, &e);
-    if (st == LSTAR_ERR_NOT_FOUND) {
-        st = LSTAR_OK;
-    } else if (st != LSTAR_OK) {
-        if (err) *err = e;
-    } else {
-        *found = 1;
-        st = vfd_image_add_key(rec->img, key, &rec->last_key, err);
+    uint64_t lin = chunk_linear(za, coords), v = VFD_SIZE_ASK;
+    if (rec->is_dir) {
+        if (!rec->sizes || lin < rec->sizes_first || lin - rec->sizes_first >= rec->nsizes)
+            LSTAR_CHECK(sizes_fetch(rec, za, lin, err));
+        v = rec->sizes[lin - rec->sizes_first];
     }
-    lstar_free(key);
-    return st;
+    if (v == VFD_SIZE_ABSENT) return LSTAR_OK;
+    if (v == VFD_SIZE_ASK) {
+        lstar_error e;
+        memset(&e, 0, sizeof e);
+        LSTAR_CHECK(lstar_zarr_grid_key(za, coords, key, err));
+        st = lstar_store_size(rec->store, key, &v, &e);
+        if (st == LSTAR_ERR_NOT_FOUND) return LSTAR_OK;
+        if (st != LSTAR_OK) {
+            if (err) *err = e;
+            return st;
+        }
+    }
+    if (rec->cur_chunk_src == UINT32_MAX)
+        LSTAR_CHECK(vfd_image_add_src(rec->img, VFD_SRC_CHUNK, rec->cur_array, 0, &rec->cur_chunk_src, err));
+    *found = 1;
+    *size = v;
+    rec->last_src = rec->cur_chunk_src;
+    rec->last_arg = lin;
 done:
     return st;
 }
@@ -437,31 +649,24 @@ static void rec_chunk_begin(void *ud, struct lstar_zarr_array *za, const uint64_
     rec->pending = 1;
     rec->pending_blob = coords == NULL;
     rec->pending_size = size;
-    rec->pending_key = rec->last_key;
-    rec->pending_off = rec->last_off;
+    rec->pending_src = rec->last_src;
+    rec->pending_arg = rec->last_arg;
 }
 
 static void rec_decode_begin(void *ud, struct lstar_zarr_array *za, const uint64_t *coords, uint64_t size) {
     vfd_recorder *rec = ud;
-    lstar_vfd_image *img = rec->img;
-    if (rec->last_za != za) { /* a new array: remember its path (arrays are written one after the other) */
-        if (grow((void **)&img->arrays, &img->arrays_cap, img->narrays + 1, sizeof *img->arrays) < 0 ||
-            !(img->arrays[img->narrays].path = lstar_strdup(lstar_zarr_array_path(za)))) {
-            if (rec->failed == LSTAR_OK) rec->failed = LSTAR_NOMEM(&rec->err, img->path);
-            return;
-        }
-        img->arrays[img->narrays].za = NULL;
-        rec->last_array = img->narrays++;
-        rec->last_za = za;
+    lstar_status st = rec_array(rec, za, &rec->err);
+    if (st == LSTAR_OK && rec->cur_decode_src == UINT32_MAX)
+        st = vfd_image_add_src(rec->img, VFD_SRC_DECODE, rec->cur_array, 0, &rec->cur_decode_src, &rec->err);
+    if (st != LSTAR_OK) {
+        if (rec->failed == LSTAR_OK) rec->failed = st;
+        return; /* the write that follows is recorded as pages; the build fails */
     }
-    uint64_t lin = 0;
-    for (int d = 0; d < za->rank; d++) lin = lin * (za->shape[d] / za->chunks[d] + (za->shape[d] % za->chunks[d] != 0)) + coords[d];
     rec->pending = 1;
     rec->pending_blob = 0;
-    rec->pending_decode = 1;
     rec->pending_size = size;
-    rec->pending_key = rec->last_array;
-    rec->pending_off = lin;
+    rec->pending_src = rec->cur_decode_src;
+    rec->pending_arg = chunk_linear(za, coords);
 }
 
 static void rec_chunk_end(void *ud) {
@@ -472,7 +677,6 @@ static void rec_chunk_end(void *ud) {
                                  "HDF5 did not write a chunk as one raw write (cannot map it)");
     }
     rec->pending = 0;
-    rec->pending_decode = 0;
 }
 
 const char *vfd_default_plugin_dir(void) {
@@ -510,7 +714,6 @@ lstar_status vfd_image_build(const char *path, const lstar_dataset *ds, const ls
     vfd_recorder rec;
     hid_t fapl = -1;
     memset(&rec, 0, sizeof rec);
-    rec.dirfd = -1;
     *out = NULL;
     img = lstar_calloc(1, sizeof *img);
     if (!img || !(img->path = lstar_strdup(path))) {
@@ -528,18 +731,34 @@ lstar_status vfd_image_build(const char *path, const lstar_dataset *ds, const ls
         goto done;
     }
     {
-        /* a metadata cache large enough that chunk-index nodes are not evicted and re-read while the
-         * writer inserts thousands of chunks (transient: freed at H5Fclose) */
+        /* HDF5's metadata cache while the writer inserts the chunks: 2 MiB to start with (HDF5's own
+         * default; a 32 MiB start kept every node of a v1 B-tree chunk index in memory twice, +10 MB
+         * peak at 135k chunks, for no gain in time).  An insert touches one path of the index, which
+         * stays cached; H5C grows the cache itself, up to max_size, if its hit rate drops. */
         H5AC_cache_config_t mdc;
         memset(&mdc, 0, sizeof mdc);
         mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
         if (H5Pget_mdc_config(fapl, &mdc) >= 0) {
             mdc.set_initial_size = 1;
-            mdc.initial_size = 32u << 20;
+            mdc.initial_size = 2u << 20;
             mdc.max_size = 128u << 20; /* H5C's upper bound */
             if (mdc.min_size > mdc.initial_size) mdc.min_size = mdc.initial_size;
             H5E_BEGIN_TRY { H5Pset_mdc_config(fapl, &mdc); } H5E_END_TRY; /* best effort */
         }
+    }
+    /* HDF5 1.10's file format: chunked datasets with a fixed / extensible array chunk index (about
+     * 16 bytes per chunk in the image instead of the v1 B-tree's 90-130); readable by HDF5 >= 1.10
+     * (h5py >= 2.8 built on it), not by 1.8.  The AnnData layout (groups, encodings, attributes,
+     * values, chunk shapes, filters) is what lstar convert writes either way.  See docs/vfd.md. */
+    /* metadata aggregated in 64 KiB blocks (HDF5's default: 2 KiB): chunk-index nodes are not strewn
+     * between chunks, each in pages of its own (a v1 B-tree image held 2-3x its bytes in pages) */
+    if (H5Pset_meta_block_size(fapl, 64u << 10) < 0) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_IO, path, "cannot set the metadata block size");
+        goto done;
+    }
+    if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST) < 0) {
+        st = LSTAR_FAIL(err, LSTAR_ERR_IO, path, "cannot set the file format version bounds");
+        goto done;
     }
     ad_recorder ar;
     memset(&ar, 0, sizeof ar);
@@ -567,10 +786,8 @@ lstar_status vfd_image_build(const char *path, const lstar_dataset *ds, const ls
     img = NULL;
 done:
     if (fapl >= 0) H5Pclose(fapl);
-    lstar_free(rec.shard_key);
-    lstar_free(rec.dirkey);
-    if (rec.dirfd >= 0) close(rec.dirfd);
-    lstar_free(rec.shard_index);
+    for (int i = 0; i < VFD_SHARD_SLOTS; i++) shard_slot_clear(&rec.shards[i]);
+    lstar_free(rec.sizes);
     if (img) image_free(img);
     return st;
 }
@@ -600,5 +817,11 @@ lstar_status lstar_vfd_image_open(const char *path, const lstar_vfd_config *cfg,
 done:
     lstar_store_close(store);
     lstar_dataset_free(ds);
+    /* building the image is transient (the store's labels, HDF5's metadata cache and free lists, the
+     * writer's buffers): hand the freed memory back, so the process keeps what the image holds */
+    H5garbage_collect();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
     return st;
 }

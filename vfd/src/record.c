@@ -90,20 +90,22 @@ static herr_t rec_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
     lstar_error e;
     memset(&e, 0, sizeof e);
     if (rec->pending && type == H5FD_MEM_DRAW && size == rec->pending_size) {
-        uint64_t id = rec->pending_key;
-        uint32_t kind = VFD_REF_STORE;
+        uint32_t src = rec->pending_src;
         if (size >= ((uint64_t)1 << 32)) {
             st = LSTAR_FAIL(&e, LSTAR_ERR_LIMIT, rec->img->path, "chunk too large");
-        } else if (rec->pending_decode) {
-            kind = VFD_REF_DECODE;
-            rec->img->decode_chunks++;
         } else if (rec->pending_blob) {
-            kind = VFD_REF_BLOB;
-            st = vfd_image_add_blob(rec->img, buf, size, &id, &e);
-            rec->img->fill_chunks++;
+            uint64_t b = 0;
+            st = vfd_image_add_blob(rec->img, buf, size, &b, &e);
+            if (st == LSTAR_OK) {
+                vfd_blob *bl = &rec->img->blobs[b];
+                if (bl->src == UINT32_MAX) st = vfd_image_add_src(rec->img, VFD_SRC_BLOB, (uint32_t)b, 0, &bl->src, &e);
+                src = bl->src;
+                rec->img->fill_chunks++;
+            }
+        } else if (rec->img->srcs[src].kind == VFD_SRC_DECODE) {
+            rec->img->decode_chunks++;
         }
-        if (st == LSTAR_OK)
-            st = vfd_image_add_ref(rec->img, addr, (uint32_t)size, kind, id, kind == VFD_REF_BLOB ? 0 : rec->pending_off, &e);
+        if (st == LSTAR_OK) st = vfd_image_add_ref(rec->img, addr, (uint32_t)size, src, rec->pending_arg, &e);
         rec->pending = 0;
     } else {
         st = vfd_image_put(rec->img, addr, buf, size, &e);

@@ -1002,8 +1002,8 @@ static _Thread_local int64_t t_create_fapl = -1;
 
 void ad_h5_set_create_fapl(int64_t fapl) { t_create_fapl = fapl; }
 
-/* H5Fcreate with the caller's file access list (libver bounds as lstar_h5_open
- * sets them: earliest, like h5py), wrapped as an lstar_h5_file. */
+/* H5Fcreate with the caller's file access list, its libver bounds included (the VFD's recording list
+ * asks for the 1.10 format: fixed-array chunk indexes), wrapped as an lstar_h5_file. */
 static lstar_status create_with_fapl(const char *path, hid_t user_fapl, lstar_h5_file **out, lstar_error *err) {
     lstar_status st = LSTAR_OK;
     lstar_h5_file *f = NULL;
@@ -1017,7 +1017,7 @@ static lstar_status create_with_fapl(const char *path, hid_t user_fapl, lstar_h5
     }
     f->fid = -1;
     f->refs = 1;
-    if ((fapl = H5Pcopy(user_fapl)) < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST) < 0) {
+    if ((fapl = H5Pcopy(user_fapl)) < 0) {
         st = h5_fail(err, LSTAR_ERR_INVALID_ARG, path, "cannot set up the file access list");
         goto done;
     }

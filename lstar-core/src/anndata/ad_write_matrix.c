@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "anndata/ad_node.h"
+#include "codec/codec_internal.h" /* the delta codec's dtype / astype */
 #include "common/error.h"
 #include "hdf5/h5_internal.h"
 #include "lstar/alloc.h"
@@ -18,6 +19,7 @@
 #include "lstar/h5.h"
 #include "lstar/sparse.h"
 #include "lstar/zarr.h"
+#include "zarr/zarr_internal.h" /* the array's codec chain */
 
 static void progress(const ad_wopts *w, uint64_t n) {
     if (!w->done) return;
@@ -74,20 +76,34 @@ static int family_of_spec(const char *spec) {
     return FAM_OTHER;
 }
 
+/* The array's numcodecs delta is what lstar's delta filter (56855) writes: integer elements of the array's
+ * dtype, differences kept in the same width (astype of the same size: the same bytes as astype == dtype). */
+static int delta_as_filter(const lstar_zarr_array *za) {
+    const lstar_codec *c = NULL;
+    for (int i = 0; i < za->chain.n_aa; i++)
+        if (za->chain.aa[i].kind == ZARR_AA_CODEC && strcmp(lstar_codec_id(za->chain.aa[i].codec), "delta") == 0)
+            c = za->chain.aa[i].codec;
+    for (int i = 0; i < za->chain.n_bb; i++)
+        if (strcmp(lstar_codec_id(za->chain.bb[i]), "delta") == 0) c = za->chain.bb[i];
+    return c && lstar_dtype_is_integer(c->dtype) && c->dtype == za->dtype &&
+           lstar_dtype_size(c->astype) == lstar_dtype_size(c->dtype);
+}
+
 /* The HDF5 pipeline holding exactly the bytes of the Zarr array's chunks,
  * from its codec chain: [shuffle(itemsize)] then zlib(L) → deflate (1), or
  * zstd(L) → 32015; v3 `bytes(little)` is implied.  Also the codec specs to
  * encode a chunk the same way (for chunks the store does not hold).
  * rec_mode (the VFD's recording writer) also accepts the inner chain of v3
- * sharding and blosc → 32001 (when hdf5-blosc loads here).
+ * sharding, blosc → 32001 (when hdf5-blosc loads here) and a leading numcodecs
+ * delta → lstar's delta filter 56855 (see delta_as_filter; when it loads here).
  * Returns the family (FAM_NONE: no compressor), FAM_OTHER if not representable. */
-static int zarr_h5_pipeline(const lstar_zarr_array *za, int rec_mode, lstar_h5_filter *f, size_t *nf, char *shuf,
-                            size_t shufsz, char *comp, size_t compsz) {
+static int zarr_h5_pipeline(const lstar_zarr_array *za, int rec_mode, lstar_h5_filter *f, size_t *nf, char *dlt,
+                            size_t dltsz, char *shuf, size_t shufsz, char *comp, size_t compsz) {
     int fam = FAM_OTHER;
     size_t es = lstar_zarr_array_itemsize(za);
     const char *dt = lstar_zarr_array_dtype_text(za);
     *nf = 0;
-    shuf[0] = comp[0] = 0;
+    dlt[0] = shuf[0] = comp[0] = 0;
     int sharded = lstar_zarr_array_shard_shape(za) != NULL;
     if ((sharded && !rec_mode) || es == 0 || !dt || dt[0] == '>') return FAM_OTHER;
     char *desc = lstar_zarr_array_codecs_desc(za);
@@ -108,7 +124,14 @@ static int zarr_h5_pipeline(const lstar_zarr_array *za, int rec_mode, lstar_h5_f
         unsigned v = 0;
         if (strcmp(tok, "none") == 0 || strcmp(tok, "bytes") == 0 || strcmp(tok, "bytes(little)") == 0) {
             /* nothing */
-        } else if (!have_comp && sscanf(tok, "shuffle(%u)", &v) == 1 && v == es && *nf == 0) {
+        } else if (rec_mode && *nf == 0 && !have_comp && strcmp(tok, "delta") == 0 && delta_as_filter(za) &&
+                   ad_h5_filter_available(56855)) {
+            f[*nf].id = 56855; /* mandatory, cd_values from its set_local, as lstar repack --delta-indices */
+            f[*nf].flags = 0;
+            f[*nf].ncd = 0;
+            (*nf)++;
+            snprintf(dlt, dltsz, "delta");
+        } else if (!have_comp && !shuf[0] && sscanf(tok, "shuffle(%u)", &v) == 1 && v == es) {
             f[*nf].id = 2;
             f[*nf].flags = LSTAR_H5_FILTER_OPTIONAL;
             f[*nf].ncd = 1;
@@ -193,11 +216,11 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
     lstar_status st = LSTAR_OK;
     lstar_h5_file *hf = ad_container_h5(c);
     struct lstar_zarr_array *za = lstar_array_zarr(a);
-    lstar_h5_filter f[2];
+    lstar_h5_filter f[3];
     size_t nf = 0;
-    char shuf[16], comp[32];
+    char dlt[16], shuf[16], comp[32];
     lstar_h5_dataset *d = NULL;
-    lstar_codec *cs = NULL, *cc = NULL;
+    lstar_codec *cd = NULL, *cs = NULL, *cc = NULL;
     uint8_t *raw = NULL, *dec = NULL, *tmp1 = NULL, *tmp2 = NULL;
     uint64_t dummy_cap = 0; /* recording mode: size of the zeroed stand-in buffer `raw` */
     int codecs_ready = 0;
@@ -205,7 +228,7 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
     *done = 0;
     if ((!w->chunk_copy && !rec) || !hf || !za || w->zarr_format) return LSTAR_OK;
     memset(f, 0, sizeof f);
-    int fam = zarr_h5_pipeline(za, rec != NULL, f, &nf, shuf, sizeof shuf, comp, sizeof comp);
+    int fam = zarr_h5_pipeline(za, rec != NULL, f, &nf, dlt, sizeof dlt, shuf, sizeof shuf, comp, sizeof comp);
     /* recording mode, a chain HDF5 cannot decode as stored (gzip, crc32c, lz4, big-endian, F order,
      * transpose, …): an unfiltered dataset whose chunks the driver decodes when they are read */
     int decode = fam == FAM_OTHER && rec && rec->decode_begin && lstar_zarr_array_itemsize(za) > 0;
@@ -297,12 +320,21 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
             }
             LSTAR_CHECK(lstar_zarr_array_read_chunk(za, coords, dec, err));
             if (!codecs_ready) {
+                if (dlt[0]) LSTAR_CHECK(lstar_codec_from_spec(dlt, hs.dtype, es, &cd, err));
                 if (shuf[0]) LSTAR_CHECK(lstar_codec_from_spec(shuf, hs.dtype, es, &cs, err));
                 if (comp[0]) LSTAR_CHECK(lstar_codec_from_spec(comp, hs.dtype, es, &cc, err));
                 codecs_ready = 1;
             }
             const uint8_t *in = dec;
             size_t insz = (size_t)(celems * es), s1 = 0;
+            if (cd) { /* in place: delta keeps the byte count */
+                uint8_t *t = NULL;
+                size_t s0 = 0;
+                LSTAR_CHECK(lstar_codec_encode(cd, in, insz, &t, &s0, err));
+                memcpy(dec, t, s0);
+                lstar_free(t);
+                insz = s0;
+            }
             if (cs) {
                 LSTAR_CHECK(lstar_codec_encode(cs, in, insz, &tmp1, &s1, err));
                 in = tmp1;
@@ -345,6 +377,7 @@ static lstar_status copy_zarr_chunks(ad_container *c, const char *dest, const ls
     }
 done:
     lstar_h5_dataset_close(d);
+    lstar_codec_free(cd);
     lstar_codec_free(cs);
     lstar_codec_free(cc);
     lstar_free(raw);

@@ -119,7 +119,7 @@ static lstar_status bb_decode(const lstar_zarr_array *a, const uint8_t *enc, siz
         uint8_t *next = NULL;
         size_t next_size = 0;
         if (i == 0 && into && sizes[0] == (int64_t)into_size) {
-            st = lstar_codec_decode_into(ch->bb[i], in, in_size, into, into_size, err);
+            st = lstar_codec_decode_into_fast(ch->bb[i], in, in_size, into, into_size, err);
             lstar_free(cur);
             cur = NULL;
             if (st != LSTAR_OK) goto done;

@@ -64,9 +64,11 @@ herr_t H5Pset_fapl_lstar(hid_t fapl, const lstar_vfd_config *cfg);
 typedef struct lstar_vfd_image lstar_vfd_image;
 
 /* Build the h5ad image of the store at `path` (a directory or .zip holding an
- * L★ store or an anndata-zarr store).  Memory: the HDF5 metadata, labels and
- * strings, a few dozen bytes per stored chunk, plus (see docs/vfd.md) the
- * (rare) values of Zarr arrays the writer cannot map chunk by chunk.
+ * L★ store or an anndata-zarr store).  Memory: the HDF5 metadata (its chunk
+ * index: ~15 bytes per chunk in the HDF5 1.10 format, ~40 with v1 B-trees),
+ * labels and strings, 24 bytes per chunk of address map, plus (see
+ * docs/vfd.md) the (rare) values of Zarr arrays the writer cannot map chunk
+ * by chunk.
  * `cfg` may be NULL.  *out: release with lstar_vfd_image_close.  HDF5 files
  * (an .h5ad is already one) are refused with LSTAR_ERR_UNSUPPORTED. */
 lstar_status lstar_vfd_image_open(const char *path, const lstar_vfd_config *cfg, lstar_vfd_image **out,
@@ -88,8 +90,10 @@ typedef struct lstar_vfd_image_stats {
     uint64_t metadata_bytes;  /* bytes held in memory (pages of metadata and small arrays) */
     uint64_t chunk_refs;      /* chunks served from store objects */
     uint64_t fill_chunks;     /* chunks the store lacks, served from one encoded fill chunk per array */
-    uint64_t key_bytes;       /* bytes of store keys */
+    uint64_t key_bytes;       /* bytes of store keys held (shard keys; chunk keys are computed) */
     uint64_t decoded_chunks;  /* chunks the driver decodes itself (codec chains HDF5 cannot decode) */
+    uint64_t map_bytes;       /* bytes of the address map: refs (24 per chunk), sources, array paths, keys,
+                                 fill chunks, page table */
 } lstar_vfd_image_stats;
 void lstar_vfd_image_get_stats(const lstar_vfd_image *img, lstar_vfd_image_stats *st);
 /* What the image does not present, one "<name> (<reason>)" per entry: what the AnnData writer
