@@ -141,11 +141,13 @@ class Runner:
         return rec
 
 
-def lstar_cmds(a, src, dst, kind, threads):
+def lstar_cmds(a, src, dst, kind, threads, binary=None):
     """Command lines of `lstar convert` per variant (kept in one place: the CLI is young)."""
-    base = [a.lstar, "convert", src, dst, "--threads", str(threads), "--overwrite"] + a.lstar_extra
+    base = [binary or a.lstar, "convert", src, dst, "--threads", str(threads), "--overwrite"] + a.lstar_extra
     if kind == "lstar-v2":
         return base + ["--to", "lstar", "--zarr-format", "2"]
+    if kind == "lstar-v2-zlib":  # numcodecs zlib = HDF5 deflate: gzip inputs are copied chunk for chunk
+        return base + ["--to", "lstar", "--zarr-format", "2", "--compression", "zlib:4"]
     if kind == "lstar-v2-blosc":  # the peer's output codec (zarr 2.13 default)
         return base + ["--to", "lstar", "--zarr-format", "2", "--compression", "blosc:lz4:5:1"]
     if kind == "lstar-v3-shard":
@@ -189,21 +191,26 @@ def run_all(a):
                         R.run(size, "-", "peer-zarr2h5ad", "peer", None, rep,
                               [PY, PEER, "zarr2h5ad", dst, back], dst, back)
                 if "lstar" in tools:
+                    # --lstar-alt NAME=PATH: every variant also with that binary, as "<variant>@NAME"
+                    # (interleaved with the main binary's runs: same load for both)
+                    bins = [("", a.lstar)] + [("@" + x.split("=", 1)[0], x.split("=", 1)[1]) for x in a.lstar_alt]
                     for kind in lstar_variants:
-                        if kind == "h5ad":
+                        if kind == "h5ad" or (kind == "lstar-v2-zlib" and comp != "gzip"):
                             continue
                         for t in threads:
-                            ext = ".zarr" if kind == "anndata-zarr" else ".lstar.zarr"
-                            dst = os.path.join(OUT, f"lstar_{size}_{kind}{ext}")
-                            keep = kind == "lstar-v2" and comp == comps[0] and t == threads[-1]
-                            R.run(size, comp, f"lstar-h5ad2{kind}", "lstar", t, rep,
-                                  lstar_cmds(a, src, dst, kind, t), src, dst, keep=keep)
+                            for tag, binary in bins:
+                                ext = ".zarr" if kind == "anndata-zarr" else ".lstar.zarr"
+                                dst = os.path.join(OUT, f"lstar_{size}_{kind}{ext}")
+                                keep = kind == "lstar-v2" and comp == comps[0] and t == threads[-1] and not tag
+                                R.run(size, comp, f"lstar-h5ad2{kind}{tag}", "lstar", t, rep,
+                                      lstar_cmds(a, src, dst, kind, t, binary), src, dst, keep=keep)
                     v2 = os.path.join(OUT, f"lstar_{size}_lstar-v2.lstar.zarr")
                     if "h5ad" in lstar_variants and comp == comps[0] and os.path.exists(v2):
                         for t in threads:
-                            back = os.path.join(OUT, f"lstar_{size}_back.h5ad")
-                            R.run(size, "-", "lstar-lstar2h5ad", "lstar", t, rep,
-                                  lstar_cmds(a, v2, back, "h5ad", t), v2, back)
+                            for tag, binary in bins:
+                                back = os.path.join(OUT, f"lstar_{size}_back.h5ad")
+                                R.run(size, "-", f"lstar-lstar2h5ad{tag}", "lstar", t, rep,
+                                      lstar_cmds(a, v2, back, "h5ad", t, binary), v2, back)
         for p in os.listdir(OUT):  # keep the disk clean between sizes
             if f"_{size}" in p:
                 rm(os.path.join(OUT, p))
@@ -262,7 +269,7 @@ def table(a):
                     peer = None
                     if variant.startswith("lstar-h5ad2"):
                         peer = med(rows, size=size, comp=comp, variant="peer-h5ad2zarr")
-                    elif variant == "lstar-lstar2h5ad":
+                    elif variant.startswith("lstar-lstar2h5ad"):
                         peer = med(rows, size=size, comp="-", variant="peer-zarr2h5ad")
                     su = None
                     if t == 2:
@@ -286,6 +293,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--lstar", default=os.path.join(ROOT, "build-bench", "tools", "lstar"))
     ap.add_argument("--lstar-variants", default="lstar-v2,lstar-v3-shard,h5ad,anndata-zarr")
+    ap.add_argument("--lstar-alt", action="append", default=[],
+                    help="NAME=PATH: also run every lstar variant with this binary (variant name + '@NAME')")
     ap.add_argument("--lstar-extra", default="--no-check", help="extra options for every lstar convert (space-separated)")
     ap.add_argument("--chunk-elems", type=int, default=1 << 20)
     ap.add_argument("--shard-elems", type=int, default=1 << 24)

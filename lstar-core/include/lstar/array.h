@@ -24,6 +24,7 @@ extern "C" {
 
 typedef struct lstar_array lstar_array;
 struct lstar_zarr_array;
+struct lstar_pool;
 
 #define LSTAR_ARRAY_OPS_VERSION 1
 typedef struct lstar_array_ops {
@@ -97,6 +98,57 @@ lstar_status lstar_array_read_all(const lstar_array *a, size_t max_bytes, void *
                                   lstar_error *err);
 lstar_status lstar_array_read_strings(const lstar_array *a, uint64_t start, uint64_t count, lstar_strings *out,
                                       lstar_error *err);
+
+/* ---- parallel block reads (appended) ------------------------------------------------------------ */
+
+/* lstar_array_read, with the chunk decoding spread over the workers of `pool`
+ * (NULL: the calling thread decodes; still the faster path where it exists).
+ * HDF5 arrays whose filters lstar's codecs decode (deflate via libdeflate,
+ * shuffle, zstd 32015) read raw chunks serially on the calling thread and
+ * decode them on the workers; Zarr arrays decode their chunks on the workers;
+ * other backends and HDF5 filters (lzf, blosc, …) fall back to `read`.  The
+ * result is byte-identical to lstar_array_read for any thread count.  Memory:
+ * a few encoded and decoded chunks per worker.  Not re-entrant on `pool` (do
+ * not call from inside one of its tasks). */
+lstar_status lstar_array_read_pool(const lstar_array *a, const uint64_t *start, const uint64_t *count, void *out,
+                                   struct lstar_pool *pool, lstar_error *err);
+/* A backend's parallel read: like lstar_array_ops.read (same ctx), but chunk
+ * decoding may run on the workers of `pool` (NULL = inline). */
+typedef lstar_status (*lstar_array_read_pool_fn)(void *ctx, const uint64_t *start, const uint64_t *count,
+                                                 void *out, struct lstar_pool *pool, lstar_error *err);
+/* For backends: attach a parallel read to an array made by
+ * lstar_array_from_ops (kept out of lstar_array_ops so the table's layout
+ * stays unchanged).  Call before the array is shared. */
+void lstar_array_set_read_pool(lstar_array *a, lstar_array_read_pool_fn fn);
+/* For backends: the ctx of `a` if it was made by lstar_array_from_ops with
+ * exactly `ops` (borrowed), else NULL. */
+void *lstar_array_backend_ctx(const lstar_array *a, const lstar_array_ops *ops);
+/* lstar_array_read_1d_as through lstar_array_read_pool. */
+lstar_status lstar_array_read_1d_as_pool(const lstar_array *a, uint64_t start, uint64_t count, lstar_dtype as,
+                                         void *out, struct lstar_pool *pool, lstar_error *err);
+
+/* The chunk walker behind read_pool, for backends: reads the region
+ * [start, start+count) of a chunked n-d array (regular grid `chunks` over
+ * `shape`, `itemsize` bytes per element) into `out` (C order).  For each
+ * chunk meeting the region, in C order of grid coordinates: `load` runs
+ * serially on the calling thread (fetch the encoded bytes into slot `slot`,
+ * slot < nslots, reused every nslots chunks), then `decode` runs on a pool
+ * worker and writes the whole chunk (prod(chunks) * itemsize bytes, C order)
+ * to `dst` — straight into `out` when the chunk lies inside the region and
+ * is contiguous there, else into per-worker scratch from which the region's
+ * part is copied.  `load` may be NULL. */
+typedef struct lstar_chunk_walk {
+    int rank;
+    const uint64_t *shape;
+    const uint64_t *chunks;
+    size_t itemsize;
+    size_t nslots; /* >= 1 */
+    lstar_status (*load)(void *ud, const uint64_t *coords, size_t slot, lstar_error *err);
+    lstar_status (*decode)(void *ud, const uint64_t *coords, size_t slot, int worker, void *dst, lstar_error *err);
+    void *ud;
+} lstar_chunk_walk;
+lstar_status lstar_chunk_walk_read(const lstar_chunk_walk *w, const uint64_t *start, const uint64_t *count,
+                                   void *out, struct lstar_pool *pool, lstar_error *err);
 
 #ifdef __cplusplus
 }

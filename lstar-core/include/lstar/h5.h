@@ -343,6 +343,11 @@ lstar_status lstar_array_from_h5(lstar_h5_file *f, const char *path, lstar_array
 lstar_status lstar_array_from_h5_member(lstar_h5_file *f, const char *path, const char *member, lstar_array **out,
                                         lstar_error *err);
 
+/* (appended) The dataset behind an array made by lstar_array_from_h5
+ * (borrowed, valid while the array lives; for raw chunk copies), else NULL
+ * (other backends, compound members). */
+lstar_h5_dataset *lstar_array_h5_dataset(const lstar_array *a);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,13 @@ lstar_status lstar_sparse_iter_next(lstar_sparse_iter *it, lstar_sparse_block *b
 void lstar_sparse_iter_rewind(lstar_sparse_iter *it);
 void lstar_sparse_iter_free(lstar_sparse_iter *it); /* NULL accepted */
 
+/* (appended) Decode the chunks of each block's data and indices on the
+ * workers of `pool` (lstar_array_read_pool; borrowed, NULL = the calling
+ * thread).  Blocks are the same whatever the pool.  Do not call
+ * lstar_sparse_iter_next from inside a task of that pool. */
+struct lstar_pool;
+void lstar_sparse_iter_set_pool(lstar_sparse_iter *it, struct lstar_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif

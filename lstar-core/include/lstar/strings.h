@@ -27,6 +27,10 @@ lstar_status lstar_strings_init(lstar_strings *s, lstar_error *err);
 void lstar_strings_destroy(lstar_strings *s);
 /* Append one item of `len` bytes (need not be NUL-terminated). */
 lstar_status lstar_strings_append(lstar_strings *s, const char *str, size_t len, lstar_error *err);
+/* Make room for `n_items` more items and `nbytes` more bytes (appends then do not reallocate). */
+lstar_status lstar_strings_reserve(lstar_strings *s, size_t n_items, size_t nbytes, lstar_error *err);
+/* Give back the unused capacity (never fails: keeps the buffers when the allocator cannot shrink them). */
+void lstar_strings_shrink(lstar_strings *s);
 /* Build from C strings (copied). */
 lstar_status lstar_strings_from_cstrs(lstar_strings *s, const char *const *items, size_t n, lstar_error *err);
 /* Deep copy into an uninitialised dst. */

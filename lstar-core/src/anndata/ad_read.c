@@ -641,13 +641,25 @@ static lstar_status add_column(rd *r, const char *df, const char *col, const cha
         a = NULL;
         goto done;
     }
-    if (info.elem == AD_ELEM_STRING) {
+    if (info.elem == AD_ELEM_STRING && !ad_container_h5(r->c)) {
         LSTAR_CHECK(read_labels(r, path, &s, err));
         if (s.n != n) {
             st = LSTAR_FAIL(err, LSTAR_ERR_SHAPE, path, "column has %zu values, expected %llu", s.n, (unsigned long long)n);
             goto done;
         }
         LSTAR_CHECK(strings_array(&s, &a, err));
+        LSTAR_CHECK(lstar_dataset_add_field(r->ds, name, LSTAR_ENC_UTF8, 1, &axis, &f, err));
+        LSTAR_CHECK(lstar_field_set_role(f, "label", err));
+    } else if (info.elem == AD_ELEM_STRING) {
+        /* h5ad: kept lazy (read in blocks by whoever writes it), since a string column is memory that grows
+         * with the number of cells. */
+        LSTAR_CHECK(ad_open_array(r->c, path, &a, err));
+        if (lstar_array_dtype(a) != LSTAR_DTYPE_STRING || lstar_array_rank(a) != 1 ||
+            lstar_array_shape(a)[0] != n) {
+            st = LSTAR_FAIL(err, LSTAR_ERR_SHAPE, path, "column has %llu values, expected %llu",
+                            (unsigned long long)lstar_array_size(a), (unsigned long long)n);
+            goto done;
+        }
         LSTAR_CHECK(lstar_dataset_add_field(r->ds, name, LSTAR_ENC_UTF8, 1, &axis, &f, err));
         LSTAR_CHECK(lstar_field_set_role(f, "label", err));
     } else if (info.elem == AD_ELEM_NUMERIC || info.elem == AD_ELEM_BOOL) {
@@ -1811,12 +1823,19 @@ done:
 
 /* ---- top level ----------------------------------------------------------------------------------- */
 
+/* `labels` are moved into the axis (left zeroed) when `move`, else copied: the cell labels are not needed
+ * afterwards, and one copy of them is what grows with the number of cells. */
 static lstar_status add_obs_var_axis(rd *r, const char *df, const char *name, const char *role, lstar_strings *labels,
-                                     lstar_error *err) {
+                                     int move, lstar_error *err) {
     lstar_axis *ax = NULL;
     lstar_strings copy;
-    lstar_status st = lstar_strings_copy(&copy, labels, err);
-    if (st != LSTAR_OK) return st;
+    lstar_status st = LSTAR_OK;
+    if (move) {
+        copy = *labels;
+        memset(labels, 0, sizeof *labels);
+    } else if ((st = lstar_strings_copy(&copy, labels, err)) != LSTAR_OK) {
+        return st;
+    }
     st = lstar_dataset_add_axis(r->ds, name, &copy, &ax, err);
     if (st == LSTAR_OK) st = lstar_axis_set_origin(ax, "observed", err);
     if (st == LSTAR_OK) st = lstar_axis_set_role(ax, role, err);
@@ -1855,8 +1874,8 @@ static lstar_status read_root(rd *r, lstar_error *err) {
     LSTAR_CHECK(read_index(r, "var", &genes, err));
     r->n_obs = cells.n;
     r->n_var = genes.n;
-    LSTAR_CHECK(add_obs_var_axis(r, "obs", "cells", "observation", &cells, err));
-    LSTAR_CHECK(add_obs_var_axis(r, "var", "genes", "feature", &genes, err));
+    LSTAR_CHECK(add_obs_var_axis(r, "obs", "cells", "observation", &cells, 1, err));
+    LSTAR_CHECK(add_obs_var_axis(r, "var", "genes", "feature", &genes, 0, err));
 
     /* X */
     LSTAR_CHECK(ad_kind_at(r->c, "X", &k, err));

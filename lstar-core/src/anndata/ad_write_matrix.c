@@ -21,6 +21,18 @@
 #include "lstar/zarr.h"
 #include "zarr/zarr_internal.h" /* the array's codec chain */
 
+/* The pool that decodes source chunks (lstar_array_read_pool): the writer's, else a local one when threads
+ * were asked for (*own is then freed by the caller).  Reads and the appenders' encodes never overlap, so one
+ * pool serves both. */
+static lstar_status read_pool(ad_wopts *w, lstar_pool **own, lstar_pool **out, lstar_error *err) {
+    *own = NULL;
+    *out = w->pool;
+    if (w->pool || w->threads <= 1) return LSTAR_OK;
+    lstar_status st = lstar_pool_new(w->threads, own, err);
+    if (st == LSTAR_OK) *out = *own;
+    return st;
+}
+
 static void progress(const ad_wopts *w, uint64_t n) {
     if (!w->done) return;
     *w->done += n;
@@ -392,6 +404,7 @@ lstar_status ad_write_dense(ad_container *c, const char *dest, const lstar_array
     lstar_status st = LSTAR_OK;
     ad_appender *ap = NULL;
     uint8_t *buf = NULL;
+    lstar_pool *own = NULL, *rpool = NULL;
     ad_array_spec spec;
     int rank = lstar_array_rank(a);
     const uint64_t *shape = lstar_array_shape(a);
@@ -421,6 +434,7 @@ lstar_status ad_write_dense(ad_container *c, const char *dest, const lstar_array
     uint64_t rows = spec.shard[0] ? spec.shard[0] : spec.chunks[0];
     buf = lstar_malloc((size_t)(rows * row * es));
     if (!buf) return LSTAR_NOMEM(err, dest);
+    LSTAR_CHECK(read_pool(w, &own, &rpool, err));
     LSTAR_CHECK(ad_appender_new(c, dest, &spec, &ap, err));
     uint64_t start[LSTAR_MAX_RANK] = {0}, count[LSTAR_MAX_RANK];
     memcpy(count, shape, (size_t)rank * sizeof *shape);
@@ -428,13 +442,14 @@ lstar_status ad_write_dense(ad_container *c, const char *dest, const lstar_array
         uint64_t n = shape[0] - r < rows ? shape[0] - r : rows;
         start[0] = r;
         count[0] = n;
-        LSTAR_CHECK(lstar_array_read(a, start, count, buf, err));
+        LSTAR_CHECK(lstar_array_read_pool(a, start, count, buf, rpool, err));
         LSTAR_CHECK(ad_appender_append(c, ap, buf, n, err));
         progress(w, n * row);
     }
     LSTAR_CHECK(ad_appender_finish(c, ap, err));
 done:
     if (ap) ad_appender_free(c, ap);
+    lstar_pool_free(own);
     lstar_free(buf);
     return st;
 }
@@ -540,6 +555,7 @@ lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_fiel
                              lstar_error *err) {
     lstar_status st = LSTAR_OK;
     lstar_sparse_iter *it = NULL;
+    lstar_pool *own = NULL, *rpool = NULL;
     ad_appender *ad = NULL, *ai = NULL, *ap = NULL;
     void *ibuf = NULL, *pbuf = NULL;
     size_t icap = 0, pcap = 0;
@@ -589,6 +605,8 @@ lstar_status ad_write_sparse(ad_container *c, const char *dest, const lstar_fiel
         lstar_err_prefix_where(err, fname);
         goto done;
     }
+    LSTAR_CHECK(read_pool(w, &own, &rpool, err));
+    lstar_sparse_iter_set_pool(it, rpool);
     if (!data_copied) LSTAR_CHECK(vec_appender(c, dest, "data", lstar_array_dtype(data), nnz, w, &ad, err));
     if (!idx_copied) LSTAR_CHECK(vec_appender(c, dest, "indices", idt, nnz, w, &ai, err));
     LSTAR_CHECK(vec_appender(c, dest, "indptr", pdt, major + 1, w, &ap, err));
@@ -647,6 +665,7 @@ done:
     if (ai) ad_appender_free(c, ai);
     if (ap) ad_appender_free(c, ap);
     lstar_sparse_iter_free(it);
+    lstar_pool_free(own);
     lstar_free(ibuf);
     lstar_free(pbuf);
     return st;

@@ -105,12 +105,68 @@ long long lstar_dtype_get_i64(lstar_dtype t, const void *buf, size_t i) {
         for (size_t i = 0; i < n; i++) d[i] = (TO_T)(EXPR);                                                   \
     } while (0)
 
+/* Typed loops for the common pairs (sparse indices/indptr widened to int64 and back, float widths): one
+ * plain cast per element, which the compiler vectorises; same values as the generic path (integer → integer
+ * goes through long long there too, i.e. C's modular conversion). */
+#define FAST_LOOP(FROM_T, TO_T)                                                                               \
+    do {                                                                                                      \
+        const FROM_T *s_ = (const FROM_T *)src;                                                               \
+        TO_T *d_ = (TO_T *)dst;                                                                               \
+        for (size_t i = 0; i < n; i++) d_[i] = (TO_T)s_[i];                                                   \
+    } while (0)
+
+static int convert_fast(lstar_dtype from, const void *src, lstar_dtype to, void *dst, size_t n) {
+    /* The buffers may not overlap here (memmove semantics are only promised for from == to). */
+    const uint8_t *sb = src;
+    uint8_t *db = dst;
+    size_t sn = n * lstar_dtype_size(from), dn = n * lstar_dtype_size(to);
+    if (n && sb < db + dn && db < sb + sn) return 0;
+    if (to == LSTAR_DTYPE_INT64) {
+        switch (from) {
+        case LSTAR_DTYPE_INT8: FAST_LOOP(int8_t, int64_t); return 1;
+        case LSTAR_DTYPE_INT16: FAST_LOOP(int16_t, int64_t); return 1;
+        case LSTAR_DTYPE_INT32: FAST_LOOP(int32_t, int64_t); return 1;
+        case LSTAR_DTYPE_UINT8: FAST_LOOP(uint8_t, int64_t); return 1;
+        case LSTAR_DTYPE_UINT16: FAST_LOOP(uint16_t, int64_t); return 1;
+        case LSTAR_DTYPE_UINT32: FAST_LOOP(uint32_t, int64_t); return 1;
+        case LSTAR_DTYPE_UINT64: FAST_LOOP(uint64_t, int64_t); return 1;
+        default: return 0;
+        }
+    }
+    if (from == LSTAR_DTYPE_INT64) {
+        switch (to) {
+        case LSTAR_DTYPE_INT8: FAST_LOOP(int64_t, int8_t); return 1;
+        case LSTAR_DTYPE_INT16: FAST_LOOP(int64_t, int16_t); return 1;
+        case LSTAR_DTYPE_INT32: FAST_LOOP(int64_t, int32_t); return 1;
+        case LSTAR_DTYPE_UINT8: FAST_LOOP(int64_t, uint8_t); return 1;
+        case LSTAR_DTYPE_UINT16: FAST_LOOP(int64_t, uint16_t); return 1;
+        case LSTAR_DTYPE_UINT32: FAST_LOOP(int64_t, uint32_t); return 1;
+        case LSTAR_DTYPE_UINT64: FAST_LOOP(int64_t, uint64_t); return 1;
+        default: return 0;
+        }
+    }
+    if (from == LSTAR_DTYPE_INT32 && to == LSTAR_DTYPE_UINT32) {
+        FAST_LOOP(int32_t, uint32_t);
+        return 1;
+    }
+    if (from == LSTAR_DTYPE_FLOAT32 && to == LSTAR_DTYPE_FLOAT64) {
+        FAST_LOOP(float, double);
+        return 1;
+    }
+    if (from == LSTAR_DTYPE_FLOAT64 && to == LSTAR_DTYPE_FLOAT32) {
+        FAST_LOOP(double, float);
+        return 1;
+    }
+    return 0;
+}
+
 int lstar_dtype_convert(lstar_dtype from, const void *src, lstar_dtype to, void *dst, size_t n) {
     if (!lstar_dtype_is_numeric(from) || !lstar_dtype_is_numeric(to) || to == LSTAR_DTYPE_FLOAT16) return -1;
     if (from == to) {
         if (n) memmove(dst, src, n * lstar_dtype_size(from));
         return 0;
     }
+    if (convert_fast(from, src, to, dst, n)) return 0;
     int from_float = lstar_dtype_is_float(from);
     switch (to) {
     case LSTAR_DTYPE_BOOL: CONVERT_LOOP(uint8_t, lstar_dtype_get_f64(from, src, i) != 0.0); break;

@@ -33,4 +33,11 @@ void lstar_err_prefix_where(lstar_error *err, const char *prefix);
         if (st != LSTAR_OK) goto done;                                                                        \
     } while (0)
 
+/* Return the status of a failed call at once (for functions without a cleanup label). */
+#define LSTAR_CHECK_RET(expr)                                                                                 \
+    do {                                                                                                      \
+        lstar_status st_ = (expr);                                                                            \
+        if (st_ != LSTAR_OK) return st_;                                                                      \
+    } while (0)
+
 #endif

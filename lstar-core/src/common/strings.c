@@ -53,6 +53,49 @@ lstar_status lstar_strings_append(lstar_strings *s, const char *str, size_t len,
     return LSTAR_OK;
 }
 
+lstar_status lstar_strings_reserve(lstar_strings *s, size_t n_items, size_t nbytes, lstar_error *err) {
+    if (!s->offsets) {
+        lstar_status st = lstar_strings_init(s, err);
+        if (st != LSTAR_OK) return st;
+    }
+    if (n_items > LSTAR_MAX_STRING_ITEMS - s->n) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "too many strings");
+    if (s->n + n_items > s->n_cap) {
+        size_t ncap = s->n + n_items;
+        int64_t *o = lstar_realloc(s->offsets, sizeof(int64_t) * (ncap + 1));
+        if (!o) return LSTAR_NOMEM(err, NULL);
+        s->offsets = o;
+        s->n_cap = ncap;
+    }
+    size_t used = (size_t)s->offsets[s->n];
+    if (nbytes > SIZE_MAX - used) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "strings too large");
+    if (used + nbytes > s->bytes_cap) {
+        uint8_t *b = lstar_realloc(s->bytes, used + nbytes ? used + nbytes : 1);
+        if (!b) return LSTAR_NOMEM(err, NULL);
+        s->bytes = b;
+        s->bytes_cap = used + nbytes;
+    }
+    return LSTAR_OK;
+}
+
+void lstar_strings_shrink(lstar_strings *s) {
+    if (!s || !s->offsets) return;
+    size_t used = (size_t)s->offsets[s->n];
+    if (s->n < s->n_cap) {
+        int64_t *o = lstar_realloc(s->offsets, sizeof(int64_t) * (s->n + 1));
+        if (o) {
+            s->offsets = o;
+            s->n_cap = s->n;
+        }
+    }
+    if (s->bytes && used < s->bytes_cap) {
+        uint8_t *b = lstar_realloc(s->bytes, used ? used : 1);
+        if (b) {
+            s->bytes = b;
+            s->bytes_cap = used ? used : 1;
+        }
+    }
+}
+
 lstar_status lstar_strings_from_cstrs(lstar_strings *s, const char *const *items, size_t n, lstar_error *err) {
     lstar_status st = lstar_strings_init(s, err);
     if (st != LSTAR_OK) return st;

@@ -880,6 +880,9 @@ lstar_status h5i_read_strings(hid_t did, hid_t memtype, int vlen, size_t itemsiz
                           (unsigned long long)count);
     LSTAR_CHECK(lstar_strings_init(out, err));
     if (count == 0) goto done;
+    /* Every item's offset now (count is capped above); the bytes grow as they come and are trimmed at the
+     * end: labels are held for the whole conversion, doubling slack would be memory per cell. */
+    LSTAR_CHECK(lstar_strings_reserve(out, (size_t)count, 0, err));
     if (batch > count) batch = count;
     buf = lstar_calloc((size_t)batch, esize);
     if (!buf) {
@@ -936,6 +939,7 @@ lstar_status h5i_read_strings(hid_t did, hid_t memtype, int vlen, size_t itemsiz
         H5Sclose(mspace);
         mspace = -1;
     }
+    lstar_strings_shrink(out);
 done:
     if (need_reclaim && mspace >= 0) H5Dvlen_reclaim(memtype, mspace, dxpl, buf);
     vlen_free_all(&vs);

@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "lstar/alloc.h"
+#include "lstar/h5.h"
 #include "lstar/limits.h"
 #include "lstar/lstarstore.h"
 #include "lstar/pool.h"
@@ -37,6 +38,7 @@ typedef struct writer {
     const lstar_dataset *ds;
     const lstar_write_options *o;
     int threads;
+    lstar_pool *pool;     /* decodes source chunks (lstar_array_read_pool); NULL with one thread */
     uint64_t done, total; /* progress, in elements (a string counts as one) */
 } writer;
 
@@ -98,6 +100,7 @@ typedef struct row_source {
     const lstar_array *arr; /* array sources */
     const void *mem;        /* memory sources */
     int quiet;              /* do not report progress (the caller counts items) */
+    lstar_pool *pool;       /* array sources: chunk decoding on these workers */
 } row_source;
 
 static lstar_status rows_from_array(const row_source *s, uint64_t r0, uint64_t nr, void *out, lstar_error *err) {
@@ -110,7 +113,7 @@ static lstar_status rows_from_array(const row_source *s, uint64_t r0, uint64_t n
         start[0] = r0;
         count[0] = nr;
     }
-    return lstar_array_read(s->arr, start, count, out, err);
+    return lstar_array_read_pool(s->arr, start, count, out, s->pool, err);
 }
 
 static lstar_status rows_from_memory(const row_source *s, uint64_t r0, uint64_t nr, void *out, lstar_error *err) {
@@ -183,8 +186,10 @@ static lstar_status write_rows(writer *w, const char *path, const row_source *sr
     }
     uint64_t inner = 1;
     for (int d = 1; d < src->rank; d++) inner *= src->shape[d]; /* product fits: the array exists */
-    uint64_t unit = spec.shard[0] ? spec.shard[0] : spec.chunks[0];
-    uint64_t nunits = (!spec.shard[0] && w->threads > 1) ? (uint64_t)w->threads : 1;
+    /* Blocks of whole chunks (a few per thread), also when sharded: the streaming writer assembles a shard
+     * chunk by chunk, so a block never needs to hold a whole shard. */
+    uint64_t unit = spec.chunks[0];
+    uint64_t nunits = w->threads > 1 ? (uint64_t)w->threads : 1;
     size_t es = es_from > es_to ? es_from : es_to;
     uint64_t row_bytes = inner * es;
     while (nunits > 1 && row_bytes && unit * nunits > BLOCK_BYTES_TARGET / row_bytes) nunits--;
@@ -239,6 +244,187 @@ done:
     return st;
 }
 
+/* ---- verbatim chunk copy: HDF5 deflate / zstd chunks → Zarr zlib / zstd ------------------------------ */
+
+/* Default chunking adopts the source's chunks only from this decoded size up: smaller chunks (h5py's guess
+ * for a large 1-D array is ~48 KiB) would multiply the number of chunk objects (one file each in a
+ * directory store, where creating them costs more than re-encoding saves); --chunk-elems equal to the
+ * source chunk still copies them. */
+#define RAW_COPY_MIN_CHUNK_BYTES ((uint64_t)256 * 1024)
+/* Raw chunks in flight per pool thread. */
+#define RAW_SLOTS_PER_THREAD 8
+#define HDF5_FILTER_DEFLATE 1u
+#define HDF5_FILTER_ZSTD 32015u
+
+typedef struct raw_slot {
+    uint8_t *buf;
+    size_t cap, size;
+    int reencode; /* buf holds the decoded chunk (unallocated or partly filtered source chunk) */
+} raw_slot;
+
+typedef struct raw_copy {
+    lstar_h5_dataset *d;
+    const lstar_array *src;
+    lstar_zarr_array *za;
+    int rank;
+    uint64_t shape[LSTAR_MAX_RANK], chunks[LSTAR_MAX_RANK];
+    size_t es, chunk_bytes;
+    raw_slot *slots;
+    size_t nslots;
+    const char *path;
+} raw_copy;
+
+/* The source chunk along axis 0 (trailing dimensions are one chunk). */
+static void raw_offset(const raw_copy *r, size_t i, uint64_t *off) {
+    for (int d = 0; d < r->rank; d++) off[d] = 0;
+    off[0] = (uint64_t)i * r->chunks[0];
+}
+
+static lstar_status raw_grow(raw_slot *s, size_t need, const char *path, lstar_error *err) {
+    if (need <= s->cap) return LSTAR_OK;
+    uint8_t *nb = lstar_realloc(s->buf, need ? need : 1);
+    if (!nb) return LSTAR_NOMEM(err, path);
+    s->buf = nb;
+    s->cap = need;
+    return LSTAR_OK;
+}
+
+/* Serial: the stored bytes of chunk i (HDF5 calls only here). */
+static lstar_status raw_load(void *ud, size_t i, int worker, lstar_error *err) {
+    raw_copy *r = ud;
+    raw_slot *s = &r->slots[i % r->nslots];
+    uint64_t off[LSTAR_MAX_RANK];
+    lstar_h5_chunk_info ci;
+    lstar_error e2;
+    (void)worker;
+    raw_offset(r, i, off);
+    s->reencode = 0;
+    lstar_error_clear(&e2);
+    lstar_status st = lstar_h5_dataset_chunk_info_at(r->d, off, &ci, &e2);
+    if (st == LSTAR_OK && ci.filter_mask == 0) {
+        if (ci.size > LSTAR_MAX_CHUNK_BYTES)
+            return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, r->path, "stored chunk of %llu bytes exceeds the cap",
+                              (unsigned long long)ci.size);
+        LSTAR_CHECK_RET(raw_grow(s, (size_t)ci.size, r->path, err));
+        unsigned mask = 0;
+        LSTAR_CHECK_RET(lstar_h5_dataset_read_chunk(r->d, off, s->buf, s->cap, &s->size, &mask, err));
+        if (mask == 0) return LSTAR_OK;
+    } else if (st != LSTAR_OK && st != LSTAR_ERR_NOT_FOUND) {
+        if (err) *err = e2;
+        return st;
+    }
+    /* Not allocated (fill) or stored with a filter skipped: the decoded values, encoded by the target chain. */
+    uint64_t start[LSTAR_MAX_RANK], count[LSTAR_MAX_RANK];
+    for (int d = 0; d < r->rank; d++) {
+        start[d] = off[d];
+        count[d] = d == 0 ? (r->shape[0] - off[0] < r->chunks[0] ? r->shape[0] - off[0] : r->chunks[0]) : r->shape[d];
+    }
+    LSTAR_CHECK_RET(raw_grow(s, r->chunk_bytes, r->path, err));
+    memset(s->buf, 0, r->chunk_bytes);
+    LSTAR_CHECK_RET(lstar_array_read(r->src, start, count, s->buf, err));
+    s->reencode = 1;
+    return LSTAR_OK;
+}
+
+/* Worker: store chunk i (distinct keys may be set concurrently). */
+static lstar_status raw_store(void *ud, size_t i, int worker, lstar_error *err) {
+    raw_copy *r = ud;
+    raw_slot *s = &r->slots[i % r->nslots];
+    uint64_t cc[LSTAR_MAX_RANK] = {0};
+    (void)worker;
+    cc[0] = (uint64_t)i;
+    if (s->reencode) return lstar_zarr_array_write_chunk(r->za, cc, s->buf, err);
+    return lstar_zarr_array_write_raw_chunk(r->za, cc, s->buf, s->size, err);
+}
+
+/* Codec family of a compression spec whose stream an HDF5 filter stores byte for byte: numcodecs zlib is
+ * HDF5 deflate (1), zstd is the zstd filter (32015).  0 otherwise (gzip adds a header, blosc, lz4, none…). */
+static unsigned spec_filter(const char *spec) {
+    if (!spec) return 0;
+    if (!strncmp(spec, "zlib", 4) && (spec[4] == 0 || spec[4] == ':')) return HDF5_FILTER_DEFLATE;
+    if (!strncmp(spec, "zstd", 4) && (spec[4] == 0 || spec[4] == ':')) return HDF5_FILTER_ZSTD;
+    return 0;
+}
+
+/* Copy an HDF5 array's chunks verbatim when the requested compression is the source's only filter and its
+ * chunks span the trailing dimensions (the array keeps the source's first-axis chunking).  *done = 0 when
+ * the array does not qualify (nothing written). */
+static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_array *a, lstar_dtype to, int *done,
+                                   lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    lstar_h5_dataset_info *di = NULL;
+    lstar_zarr_array *za = NULL;
+    raw_copy r;
+    memset(&r, 0, sizeof r);
+    *done = 0;
+    lstar_h5_dataset *d = lstar_array_h5_dataset(a);
+    unsigned want = spec_filter(w->o->compression);
+    const lstar_array_info *info = lstar_array_get_info(a);
+    if (!d || !want || w->o->shard_elems || info->rank < 1 || (to != LSTAR_DTYPE_INVALID && to != info->dtype))
+        return LSTAR_OK;
+    di = lstar_malloc(sizeof *di);
+    if (!di) return LSTAR_NOMEM(err, path);
+    lstar_error e2;
+    lstar_error_clear(&e2);
+    if (lstar_h5_dataset_get_info(d, di, &e2) != LSTAR_OK) goto done; /* the normal path reports it */
+    size_t es = lstar_dtype_size(info->dtype);
+    if (di->layout != LSTAR_H5_LAYOUT_CHUNKED || di->nfilters != 1 || di->filters[0].id != want ||
+        di->kind != LSTAR_H5_TYPE_NUMERIC || !lstar_dtype_is_numeric(info->dtype) ||
+        info->dtype == LSTAR_DTYPE_FLOAT16 || es == 0 || di->itemsize != es || (di->big_endian && es > 1) ||
+        di->rank != info->rank || di->shape[0] == 0)
+        goto done;
+    uint64_t cb = es;
+    for (int k = 0; k < di->rank; k++) {
+        if (k > 0 && di->chunks[k] != di->shape[k]) goto done;
+        if (di->chunks[k] == 0 || cb > LSTAR_MAX_CHUNK_BYTES / di->chunks[k]) goto done;
+        cb *= di->chunks[k];
+    }
+    uint64_t nchunks = (di->shape[0] + di->chunks[0] - 1) / di->chunks[0];
+    /* Keep the source chunking only where the options leave it open: default chunking of an array that is
+     * not a single chunk anyway, or the very chunk rows the options ask for. */
+    uint64_t want_rows = w->o->chunk_elems ? lstar_chunk_rows(w->o->chunk_elems, di->rank, di->shape) : 0;
+    if (w->o->chunk_elems ? want_rows != di->chunks[0] : (nchunks < 2 || cb < RAW_COPY_MIN_CHUNK_BYTES)) goto done;
+    r.d = d;
+    r.src = a;
+    r.rank = di->rank;
+    r.es = es;
+    r.chunk_bytes = (size_t)cb;
+    r.path = path;
+    for (int k = 0; k < di->rank; k++) {
+        r.shape[k] = di->shape[k];
+        r.chunks[k] = di->chunks[k];
+    }
+    lstar_zarr_array_spec spec;
+    make_spec(w, info->dtype, info->rank, info->shape, &spec);
+    spec.chunks[0] = di->chunks[0];
+    r.nslots = (size_t)(w->threads > 1 ? w->threads : 1) * RAW_SLOTS_PER_THREAD;
+    r.slots = lstar_calloc(r.nslots, sizeof *r.slots);
+    if (!r.slots) {
+        st = LSTAR_NOMEM(err, path);
+        goto done;
+    }
+    st = lstar_zarr_array_create(w->z, path, &spec, &za, err);
+    if (st != LSTAR_OK) {
+        lstar_err_add_where(err, path);
+        goto done;
+    }
+    *done = 1;
+    r.za = za;
+    st = lstar_pool_pipeline(w->pool, (size_t)nchunks, r.nslots, raw_load, raw_store, NULL, &r, err);
+    if (st != LSTAR_OK) {
+        lstar_err_add_where(err, path);
+        goto done;
+    }
+    progress(w, lstar_array_size(a));
+done:
+    if (r.slots)
+        for (size_t k = 0; k < r.nslots; k++) lstar_free(r.slots[k].buf);
+    lstar_free(r.slots);
+    lstar_zarr_array_close(za);
+    lstar_free(di);
+    return st;
+}
+
 static lstar_status write_array(writer *w, const char *dir, const char *name, const lstar_array *a, lstar_dtype to,
                                 lstar_error *err) {
     char path[LSTAR_MAX_KEY_BYTES];
@@ -252,6 +438,10 @@ static lstar_status write_array(writer *w, const char *dir, const char *name, co
     for (int d = 0; d < info->rank; d++) s.shape[d] = info->shape[d];
     s.read_rows = rows_from_array;
     s.arr = a;
+    s.pool = w->pool;
+    int copied = 0;
+    st = copy_h5_chunks(w, path, a, to, &copied, err);
+    if (st != LSTAR_OK || copied) return st;
     return write_rows(w, path, &s, to, err);
 }
 
@@ -776,6 +966,7 @@ lstar_status lstar_dataset_write_store(const lstar_dataset *ds, lstar_store *sto
     w.threads = o->threads ? o->threads : lstar_cpu_count();
     if (w.threads > LSTAR_MAX_THREADS) w.threads = LSTAR_MAX_THREADS;
     w.total = total_units(ds);
+    if (w.threads > 1) LSTAR_CHECK(lstar_pool_new(w.threads, &w.pool, err));
     LSTAR_CHECK(lstar_zarr_create(store, o->zarr_format, &w.z, err));
     LSTAR_CHECK(write_root(&w, err));
     LSTAR_CHECK(group(&w, "axes", NULL, err));
@@ -794,5 +985,6 @@ lstar_status lstar_dataset_write_store(const lstar_dataset *ds, lstar_store *sto
     LSTAR_CHECK(lstar_store_flush(store, err));
 done:
     lstar_zarr_close(w.z);
+    lstar_pool_free(w.pool);
     return st;
 }

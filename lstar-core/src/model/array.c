@@ -8,12 +8,16 @@
 
 #include "common/error.h"
 #include "lstar/alloc.h"
+#include "lstar/limits.h"
+#include "lstar/pool.h"
+#include "lstar/zarr.h"
 #include "model/model_internal.h"
 
 struct lstar_array {
     const lstar_array_ops *ops;
     void *ctx;
     lstar_array_info info;
+    lstar_array_read_pool_fn read_pool; /* optional parallel read (lstar_array_set_read_pool) */
 };
 
 /* ---- memory backend ------------------------------------------------------ */
@@ -348,32 +352,7 @@ lstar_status lstar_array_read(const lstar_array *a, const uint64_t *start, const
 
 lstar_status lstar_array_read_1d_as(const lstar_array *a, uint64_t start, uint64_t count, lstar_dtype as,
                                     void *out, lstar_error *err) {
-    lstar_status st = LSTAR_OK;
-    void *tmp = NULL;
-    uint64_t elems;
-    if (!a) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "array is NULL");
-    if (a->info.rank != 1)
-        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "expected a 1-D array, got rank %d", a->info.rank);
-    lstar_dtype from = a->info.dtype;
-    if (!lstar_dtype_is_numeric(from) || !lstar_dtype_is_numeric(as) || as == LSTAR_DTYPE_FLOAT16)
-        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "cannot convert %s to %s", lstar_dtype_name(from),
-                          lstar_dtype_name(as));
-    st = check_region(a, &start, &count, &elems, err);
-    if (st != LSTAR_OK) return st;
-    if (elems == 0) return LSTAR_OK;
-    if (!out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "out is NULL");
-    if (from == as) return a->ops->read(a->ctx, &start, &count, out, err);
-    size_t es = lstar_dtype_size(from);
-    if (elems > SIZE_MAX / es) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "read too large for memory");
-    tmp = lstar_malloc((size_t)elems * es);
-    if (!tmp) return LSTAR_NOMEM(err, NULL);
-    LSTAR_CHECK(a->ops->read(a->ctx, &start, &count, tmp, err));
-    if (lstar_dtype_convert(from, tmp, as, out, (size_t)elems) != 0)
-        st = LSTAR_FAIL(err, LSTAR_ERR_INTERNAL, NULL, "conversion %s -> %s failed", lstar_dtype_name(from),
-                        lstar_dtype_name(as));
-done:
-    lstar_free(tmp);
-    return st;
+    return lstar_array_read_1d_as_pool(a, start, count, as, out, NULL, err);
 }
 
 lstar_status lstar_array_read_all(const lstar_array *a, size_t max_bytes, void **out, size_t *nbytes,
@@ -424,5 +403,214 @@ lstar_status lstar_array_read_strings(const lstar_array *a, uint64_t start, uint
                           (unsigned long long)count);
     st = a->ops->read_strings(a->ctx, start, count, out, err);
     if (st != LSTAR_OK) lstar_strings_destroy(out);
+    return st;
+}
+
+/* ---- parallel block reads ------------------------------------------------------------------------ */
+
+/* Chunks per worker in flight (encoded bytes held by the walker's user). */
+#define WALK_SLOTS_PER_THREAD 4
+
+typedef struct walk_job {
+    const lstar_chunk_walk *w;
+    const uint64_t *start, *count;
+    uint8_t *out;
+    uint64_t g0[LSTAR_MAX_RANK], gn[LSTAR_MAX_RANK]; /* first grid coordinate and grid extent of the region */
+    size_t chunk_bytes;
+    uint8_t **scratch; /* per worker, chunk_bytes */
+    int nworkers;
+} walk_job;
+
+static void walk_coords(const walk_job *j, size_t i, uint64_t *cc) {
+    uint64_t t = (uint64_t)i;
+    for (int d = j->w->rank - 1; d >= 0; d--) {
+        cc[d] = j->g0[d] + t % j->gn[d];
+        t /= j->gn[d];
+    }
+}
+
+static lstar_status walk_load(void *ud, size_t i, int worker, lstar_error *err) {
+    walk_job *j = ud;
+    uint64_t cc[LSTAR_MAX_RANK];
+    (void)worker;
+    walk_coords(j, i, cc);
+    return j->w->load(j->w->ud, cc, i % j->w->nslots, err);
+}
+
+static lstar_status walk_work(void *ud, size_t i, int worker, lstar_error *err) {
+    walk_job *j = ud;
+    const lstar_chunk_walk *w = j->w;
+    const int r = w->rank;
+    uint64_t cc[LSTAR_MAX_RANK], lo[LSTAR_MAX_RANK], ext[LSTAR_MAX_RANK];
+    walk_coords(j, i, cc);
+    /* The chunk's box inside the region; direct = whole chunk, contiguous in out. */
+    int direct = 1;
+    for (int d = 0; d < r; d++) {
+        uint64_t c0 = cc[d] * w->chunks[d], c1 = c0 + w->chunks[d];
+        uint64_t r0 = j->start[d], r1 = j->start[d] + j->count[d];
+        lo[d] = c0 > r0 ? c0 : r0;
+        ext[d] = (c1 < r1 ? c1 : r1) - lo[d];
+        if (ext[d] != w->chunks[d] || (d > 0 && j->count[d] != w->chunks[d])) direct = 0;
+    }
+    uint64_t ostride[LSTAR_MAX_RANK], cstride[LSTAR_MAX_RANK], os = 1, cs = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        ostride[d] = os;
+        os *= j->count[d];
+        cstride[d] = cs;
+        cs *= w->chunks[d];
+    }
+    const size_t is = w->itemsize;
+    if (direct) {
+        uint64_t off = 0;
+        for (int d = 0; d < r; d++) off += (lo[d] - j->start[d]) * ostride[d];
+        return w->decode(w->ud, cc, i % w->nslots, worker, j->out + off * is, err);
+    }
+    if (!j->scratch[worker]) {
+        j->scratch[worker] = lstar_malloc(j->chunk_bytes ? j->chunk_bytes : 1);
+        if (!j->scratch[worker]) return LSTAR_NOMEM(err, NULL);
+    }
+    uint8_t *buf = j->scratch[worker];
+    lstar_status st = w->decode(w->ud, cc, i % w->nslots, worker, buf, err);
+    if (st != LSTAR_OK) return st;
+    /* Copy the box: runs along the last dimension. */
+    uint64_t idx[LSTAR_MAX_RANK] = {0};
+    size_t run = (size_t)(ext[r - 1] * is);
+    for (;;) {
+        uint64_t so = 0, doff = 0;
+        for (int d = 0; d < r; d++) {
+            so += (lo[d] - cc[d] * w->chunks[d] + idx[d]) * cstride[d];
+            doff += (lo[d] - j->start[d] + idx[d]) * ostride[d];
+        }
+        memcpy(j->out + doff * is, buf + so * is, run);
+        int d = r - 2;
+        for (; d >= 0; d--) {
+            if (++idx[d] < ext[d]) break;
+            idx[d] = 0;
+        }
+        if (d < 0) break;
+    }
+    return LSTAR_OK;
+}
+
+lstar_status lstar_chunk_walk_read(const lstar_chunk_walk *w, const uint64_t *start, const uint64_t *count,
+                                   void *out, lstar_pool *pool, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    walk_job j;
+    memset(&j, 0, sizeof j);
+    if (!w || !w->decode || w->rank < 1 || w->rank > LSTAR_MAX_RANK || w->nslots < 1 || !start || !count || !out)
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "lstar_chunk_walk_read: invalid arguments");
+    uint64_t n = 1, cb = w->itemsize;
+    for (int d = 0; d < w->rank; d++) {
+        if (w->chunks[d] == 0) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "zero chunk dimension");
+        if (count[d] == 0) return LSTAR_OK;
+        if (start[d] > w->shape[d] || count[d] > w->shape[d] - start[d])
+            return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "region outside the array");
+        j.g0[d] = start[d] / w->chunks[d];
+        j.gn[d] = (start[d] + count[d] - 1) / w->chunks[d] - j.g0[d] + 1;
+        if (n > UINT64_MAX / j.gn[d] || cb > LSTAR_MAX_CHUNK_BYTES / w->chunks[d])
+            return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "chunk grid too large");
+        n *= j.gn[d];
+        cb *= w->chunks[d];
+    }
+    if (n > SIZE_MAX) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "too many chunks");
+    j.w = w;
+    j.start = start;
+    j.count = count;
+    j.out = out;
+    j.chunk_bytes = (size_t)cb;
+    j.nworkers = pool ? lstar_pool_threads(pool) : 1;
+    j.scratch = lstar_calloc((size_t)j.nworkers, sizeof *j.scratch);
+    if (!j.scratch) return LSTAR_NOMEM(err, NULL);
+    st = lstar_pool_pipeline(pool, (size_t)n, w->nslots, w->load ? walk_load : NULL, walk_work, NULL, &j, err);
+    for (int k = 0; k < j.nworkers; k++) lstar_free(j.scratch[k]);
+    lstar_free(j.scratch);
+    return st;
+}
+
+/* Zarr arrays (any backend exposing one): workers read and decode whole chunks. */
+typedef struct zarr_walk {
+    lstar_zarr_array *za;
+} zarr_walk;
+
+static lstar_status zarr_walk_decode(void *ud, const uint64_t *coords, size_t slot, int worker, void *dst,
+                                     lstar_error *err) {
+    zarr_walk *z = ud;
+    (void)slot;
+    (void)worker;
+    return lstar_zarr_array_read_chunk(z->za, coords, dst, err);
+}
+
+lstar_status lstar_array_read_pool(const lstar_array *a, const uint64_t *start, const uint64_t *count, void *out,
+                                   lstar_pool *pool, lstar_error *err) {
+    uint64_t elems;
+    if (!a) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "array is NULL");
+    if (!a->ops->read || a->info.dtype == LSTAR_DTYPE_STRING)
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "%s array: use lstar_array_read_strings",
+                          lstar_dtype_name(a->info.dtype));
+    lstar_status st = check_region(a, start, count, &elems, err);
+    if (st != LSTAR_OK) return st;
+    if (elems == 0) return LSTAR_OK;
+    if (!out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "out is NULL");
+    if (a->read_pool) return a->read_pool(a->ctx, start, count, out, pool, err);
+    lstar_zarr_array *za = lstar_array_zarr(a);
+    if (za && a->info.rank >= 1 && pool && lstar_pool_threads(pool) > 1 &&
+        lstar_zarr_array_itemsize(za) == lstar_dtype_size(a->info.dtype)) {
+        /* One chunk or less: nothing to spread. */
+        const uint64_t *ch = lstar_zarr_array_chunks(za);
+        uint64_t nch = 1;
+        for (int d = 0; d < a->info.rank && nch < 2; d++)
+            nch *= (start[d] + count[d] - 1) / ch[d] - start[d] / ch[d] + 1;
+        if (nch >= 2) {
+            zarr_walk z = {za};
+            lstar_chunk_walk w;
+            memset(&w, 0, sizeof w);
+            w.rank = a->info.rank;
+            w.shape = a->info.shape;
+            w.chunks = ch;
+            w.itemsize = lstar_dtype_size(a->info.dtype);
+            w.nslots = (size_t)lstar_pool_threads(pool) * WALK_SLOTS_PER_THREAD;
+            w.decode = zarr_walk_decode;
+            w.ud = &z;
+            return lstar_chunk_walk_read(&w, start, count, out, pool, err);
+        }
+    }
+    return a->ops->read(a->ctx, start, count, out, err);
+}
+
+void *lstar_array_backend_ctx(const lstar_array *a, const lstar_array_ops *ops) {
+    return a && ops && a->ops == ops ? a->ctx : NULL;
+}
+
+void lstar_array_set_read_pool(lstar_array *a, lstar_array_read_pool_fn fn) {
+    if (a) a->read_pool = fn;
+}
+
+lstar_status lstar_array_read_1d_as_pool(const lstar_array *a, uint64_t start, uint64_t count, lstar_dtype as,
+                                         void *out, lstar_pool *pool, lstar_error *err) {
+    lstar_status st = LSTAR_OK;
+    void *tmp = NULL;
+    uint64_t elems;
+    if (!a) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "array is NULL");
+    if (a->info.rank != 1)
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "expected a 1-D array, got rank %d", a->info.rank);
+    lstar_dtype from = a->info.dtype;
+    if (!lstar_dtype_is_numeric(from) || !lstar_dtype_is_numeric(as) || as == LSTAR_DTYPE_FLOAT16)
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "cannot convert %s to %s", lstar_dtype_name(from),
+                          lstar_dtype_name(as));
+    st = check_region(a, &start, &count, &elems, err);
+    if (st != LSTAR_OK) return st;
+    if (elems == 0) return LSTAR_OK;
+    if (!out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "out is NULL");
+    if (from == as) return lstar_array_read_pool(a, &start, &count, out, pool, err);
+    size_t es = lstar_dtype_size(from);
+    if (elems > SIZE_MAX / es) return LSTAR_FAIL(err, LSTAR_ERR_LIMIT, NULL, "read too large for memory");
+    tmp = lstar_malloc((size_t)elems * es);
+    if (!tmp) return LSTAR_NOMEM(err, NULL);
+    LSTAR_CHECK(lstar_array_read_pool(a, &start, &count, tmp, pool, err));
+    if (lstar_dtype_convert(from, tmp, as, out, (size_t)elems) != 0)
+        st = LSTAR_FAIL(err, LSTAR_ERR_INTERNAL, NULL, "conversion %s -> %s failed", lstar_dtype_name(from),
+                        lstar_dtype_name(as));
+done:
+    lstar_free(tmp);
     return st;
 }

@@ -38,6 +38,7 @@ struct lstar_sparse_iter {
     uint64_t blk_indices_cap; /* entries */
     uint8_t *blk_data;
     uint64_t blk_data_cap; /* bytes */
+    struct lstar_pool *pool; /* borrowed; decodes data/indices chunks (may be NULL) */
 };
 
 /* Grow *buf to hold at least `need` items of `size` bytes (never shrinks). */
@@ -212,12 +213,17 @@ lstar_status lstar_sparse_iter_next(lstar_sparse_iter *it, lstar_sparse_block *b
     LSTAR_CHECK(grow((void **)&it->blk_indices, &it->blk_indices_cap, nnz ? nnz : 1, sizeof(int64_t), "indices", err));
     LSTAR_CHECK(grow((void **)&it->blk_data, &it->blk_data_cap, (nnz ? nnz : 1) * it->data_esize, 1, "data", err));
     if (nnz) {
-        st = lstar_array_read_1d_as(it->indices, base, nnz, LSTAR_DTYPE_INT64, it->blk_indices, err);
+        st = lstar_array_read_1d_as_pool(it->indices, base, nnz, LSTAR_DTYPE_INT64, it->blk_indices, it->pool, err);
         if (st != LSTAR_OK) {
             lstar_err_add_where(err, "indices");
             goto done;
         }
-        for (uint64_t j = 0; j < nnz; j++) {
+        /* Branch-free range check (vectorised); a negative index is a huge unsigned one. */
+        const int64_t *ix = it->blk_indices;
+        const uint64_t lim = it->minor_len;
+        int bad = 0;
+        for (uint64_t j = 0; j < nnz; j++) bad |= (uint64_t)ix[j] >= lim;
+        for (uint64_t j = 0; bad && j < nnz; j++) {
             int64_t c = it->blk_indices[j];
             if (c < 0 || (uint64_t)c >= it->minor_len) {
                 st = LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, "indices",
@@ -228,7 +234,7 @@ lstar_status lstar_sparse_iter_next(lstar_sparse_iter *it, lstar_sparse_block *b
             }
         }
         uint64_t dstart = base, dcount = nnz;
-        st = lstar_array_read(it->data, &dstart, &dcount, it->blk_data, err);
+        st = lstar_array_read_pool(it->data, &dstart, &dcount, it->blk_data, it->pool, err);
         if (st != LSTAR_OK) {
             lstar_err_add_where(err, "data");
             goto done;
@@ -246,6 +252,10 @@ lstar_status lstar_sparse_iter_next(lstar_sparse_iter *it, lstar_sparse_block *b
     it->pos_nnz = prev;
 done:
     return st;
+}
+
+void lstar_sparse_iter_set_pool(lstar_sparse_iter *it, struct lstar_pool *pool) {
+    if (it) it->pool = pool;
 }
 
 void lstar_sparse_iter_rewind(lstar_sparse_iter *it) {

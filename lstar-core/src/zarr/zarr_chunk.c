@@ -247,6 +247,17 @@ lstar_status lstar_zarr_chunk_encode(const lstar_zarr_array *a, const void *in, 
     size_t cur_size = a->chunk_bytes;
     *out = NULL;
     *out_size = 0;
+    if (ch->n_aa == 0 && ch->n_bb > 0 && ch->big_endian == lstar_zarr_native_big_endian()) {
+        /* The first compressor/filter reads the caller's bytes: no copy of the chunk. */
+        st = lstar_codec_encode(ch->bb[0], in, cur_size, &cur, &cur_size, err);
+        if (st == LSTAR_OK) {
+            zarr_chain rest = *ch;
+            rest.n_bb = ch->n_bb - 1;
+            for (int i = 0; i < rest.n_bb; i++) rest.bb[i] = ch->bb[i + 1];
+            st = encode_bytes_codecs(&rest, &cur, cur_size, out, out_size, err);
+        }
+        goto done;
+    }
     cur = lstar_malloc(cur_size ? cur_size : 1);
     if (!cur) return LSTAR_NOMEM(err, a->path);
     if (cur_size) memcpy(cur, in, cur_size);
