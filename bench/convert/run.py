@@ -148,6 +148,8 @@ def lstar_cmds(a, src, dst, kind, threads, binary=None):
         return base + ["--to", "lstar", "--zarr-format", "2"]
     if kind == "lstar-v2-zlib":  # numcodecs zlib = HDF5 deflate: gzip inputs are copied chunk for chunk
         return base + ["--to", "lstar", "--zarr-format", "2", "--compression", "zlib:4"]
+    if kind == "lstar-v3-zlib":  # v3: h5py's small deflate chunks copied verbatim and packed into shards
+        return base + ["--to", "lstar", "--zarr-format", "3", "--compression", "zlib:4"]
     if kind == "lstar-v2-blosc":  # the peer's output codec (zarr 2.13 default)
         return base + ["--to", "lstar", "--zarr-format", "2", "--compression", "blosc:lz4:5:1"]
     if kind == "lstar-v3-shard":
@@ -195,7 +197,7 @@ def run_all(a):
                     # (interleaved with the main binary's runs: same load for both)
                     bins = [("", a.lstar)] + [("@" + x.split("=", 1)[0], x.split("=", 1)[1]) for x in a.lstar_alt]
                     for kind in lstar_variants:
-                        if kind == "h5ad" or (kind == "lstar-v2-zlib" and comp != "gzip"):
+                        if kind == "h5ad" or (kind in ("lstar-v2-zlib", "lstar-v3-zlib") and comp != "gzip"):
                             continue
                         for t in threads:
                             for tag, binary in bins:

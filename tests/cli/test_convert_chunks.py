@@ -8,6 +8,7 @@
 - the results read back equal in zarr-python and, after converting back to h5ad, in anndata 0.8.
 
 Run with /usr/bin/python3 (h5py, zarr-python 2.13, anndata 0.8).  Env: see clitest.py."""
+import json
 import os
 import shutil
 import sys
@@ -56,11 +57,11 @@ def make_input(path):
         d = f.create_dataset("obsm/X_pca", data=v, chunks=(500, 7), compression="gzip", shuffle=True)
         for k, val in attrs.items():
             d.attrs[k] = val
-        for name in ("data", "indices"):
+        for name, rows in (("data", 100000), ("indices", 20000)):  # indices: small chunks (80 KB)
             grp = f["layers/counts"]
             v = grp[name][:]
             del grp[name]
-            grp.create_dataset(name, data=v, chunks=(100000,), compression="gzip", compression_opts=4)
+            grp.create_dataset(name, data=v, chunks=(rows,), compression="gzip", compression_opts=4)
     want_x = X.copy()
     want_x[1000:2000] = 0
     return want_x
@@ -89,8 +90,9 @@ try:
             "fields/X/values/0.0": h["X"].id.read_direct_chunk((0, 0)),
             "fields/counts/data/0": h["layers/counts/data"].id.read_direct_chunk((0,)),
             "fields/counts/data/2": h["layers/counts/data"].id.read_direct_chunk((200000,)),
-            "fields/counts/indices/1": h["layers/counts/indices"].id.read_direct_chunk((100000,)),
         }
+        raw_ind = [h["layers/counts/indices"].id.read_direct_chunk((k * 20000,)) for k in range(12)]
+        raw_data = [h["layers/counts/data"].id.read_direct_chunk((k * 100000,)) for k in range(3)]
     check(np.array_equal(h_x, want_x), "input: h5py reads X with chunk 1 as fill and chunk 2 unfiltered")
 
     variants = {
@@ -99,6 +101,11 @@ try:
         "v3shard": ("o_v3.lstar.zarr", ["--to", "lstar", "--zarr-format", "3", "--compression", "zstd:3",
                                         "--chunk-elems", "20000", "--shard-elems", "100000"]),
         "adzarr": ("o_ad.zarr", ["--to", "anndata-zarr", "--compression", "zlib:4"]),
+        # v3, default chunking: large source chunks copied one object each, small ones packed into shards
+        "v3zlib": ("o_v3z.lstar.zarr", ["--to", "lstar", "--zarr-format", "3", "--compression", "zlib:4"]),
+        # v3 with the source's chunk rows asked for and shards of 2 (data) / 12 (indices) chunks
+        "v3zlibshard": ("o_v3zs.lstar.zarr", ["--to", "lstar", "--zarr-format", "3", "--compression", "zlib:4",
+                                              "--chunk-elems", "100000", "--shard-elems", "250000"]),
     }
     first = {}
     for name, (dst, opts) in variants.items():
@@ -140,9 +147,47 @@ try:
     check(np.array_equal(np.frombuffer(zlib.decompress(c2), "<f4").reshape(1000, G), want_x[2000:3000]),
           "v2zlib: X chunk 2 (deflate skipped in the h5ad) re-encoded as zlib of its values")
 
+    zi = zarr.open_array(os.path.join(z_root, "fields/counts/indices"), mode="r")
+    check_eq(zi.chunks, (240000,), "v2zlib: small source chunks (80 KB) re-encoded into the default chunking "
+             "(one chunk), not one object each")
+
+    def shard_chunks(path, n):
+        """The inner chunks of a v3 shard (index at the end: n x (offset, nbytes) little-endian + crc32c)."""
+        with open(path, "rb") as f:
+            b = f.read()
+        idx = np.frombuffer(b[len(b) - 16 * n - 4:len(b) - 4], "<u8").reshape(n, 2)
+        return [None if o == 2**64 - 1 else b[o:o + m] for o, m in idx]
+
+    def v3_meta(root, arr):
+        with open(os.path.join(root, arr, "zarr.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    for name, arr, want_shard, blobs in (("v3zlib", "fields/counts/indices", 12, raw_ind),
+                                         ("v3zlibshard", "fields/counts/indices", None, None),
+                                         ("v3zlibshard", "fields/counts/data", 2, raw_data)):
+        root = first[name][0]
+        meta = v3_meta(root, arr)
+        codecs = meta["codecs"]
+        if want_shard is None:  # --chunk-elems 100000 differs from the indices' 20000-row chunks: re-encoded
+            sh = codecs[0]["configuration"] if codecs[0]["name"] == "sharding_indexed" else None
+            check(sh is not None and sh["chunk_shape"] == [100000], "%s: %s re-chunked as asked (100000)"
+                  % (name, arr))
+            continue
+        check_eq((codecs[0]["name"], meta["chunk_grid"]["configuration"]["chunk_shape"],
+                  codecs[0]["configuration"]["chunk_shape"]),
+                 ("sharding_indexed", [want_shard * (20000 if arr.endswith("indices") else 100000)],
+                  [20000 if arr.endswith("indices") else 100000]),
+                 "%s: %s packed into shards of %d source chunks" % (name, arr, want_shard))
+        got = []
+        nshards = -(-len(blobs) // want_shard)
+        for k in range(nshards):
+            got += shard_chunks(os.path.join(root, arr, "c", str(k)), want_shard)
+        check(got[:len(blobs)] == [b for _, b in blobs] and all(g is None for g in got[len(blobs):]),
+              "%s: the %d inner chunks of %s are h5py's deflate chunks byte for byte" % (name, len(blobs), arr))
+
     # ---- back to h5ad: anndata 0.8 reads what it read from the input ---------------------------------------
     a0 = ad.read_h5ad(src)
-    for name in ("v2zlib", "v3shard", "adzarr"):
+    for name in ("v2zlib", "v3shard", "adzarr", "v3zlib", "v3zlibshard"):
         back = os.path.join(tmp, "back_%s.h5ad" % name)
         rc, _, err = run("convert", first[name][0], back, "--threads", "2", "--no-check")
         check_eq((rc, err), (0, ""), "convert %s -> h5ad: exit, stderr" % name)

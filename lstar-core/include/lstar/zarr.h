@@ -182,6 +182,17 @@ lstar_status lstar_zarr_writer_new(lstar_zarr *z, const char *path, const lstar_
                                    lstar_zarr_writer **out, lstar_error *err);
 /* Append `nrows` rows (nrows * prod(shape[1:]) elements, C order, native). */
 lstar_status lstar_zarr_writer_append(lstar_zarr_writer *w, const void *rows, uint64_t nrows, lstar_error *err);
+/* Append the next chunk already in its stored form (`n` bytes encoded by this array's codec chain, e.g.
+ * copied from a source with the same chain): it holds the next `nrows` rows, chunks[0] or, for the
+ * array's last chunk, fewer.  For arrays whose chunks span every trailing dimension, when no rows are
+ * buffered by lstar_zarr_writer_append (LSTAR_ERR_INVALID_ARG otherwise).  Sharded arrays: the chunk goes
+ * into the shard being assembled, written with its index when complete. */
+lstar_status lstar_zarr_writer_append_encoded(lstar_zarr_writer *w, uint64_t nrows, const void *enc, size_t n,
+                                              lstar_error *err);
+/* Encode one whole chunk (chunk_bytes of native C-order elements) with the array's codec chain, for
+ * lstar_zarr_writer_append_encoded; *out: lstar_free.  Thread-safe. */
+lstar_status lstar_zarr_writer_encode_chunk(const lstar_zarr_writer *w, const void *chunk, uint8_t **out,
+                                            size_t *out_size, lstar_error *err);
 /* Flush the last (fill-padded) chunk and write the final metadata. */
 lstar_status lstar_zarr_writer_finish(lstar_zarr_writer *w, lstar_error *err);
 /* Rows appended so far. */

@@ -251,6 +251,9 @@ done:
  * directory store, where creating them costs more than re-encoding saves); --chunk-elems equal to the
  * source chunk still copies them. */
 #define RAW_COPY_MIN_CHUNK_BYTES ((uint64_t)256 * 1024)
+/* Zarr v3 targets: small source chunks are packed into shards of about this many elements (64 MB of
+ * float32) when no --shard-elems is given. */
+#define RAW_COPY_SHARD_ELEMS ((uint64_t)16 * 1024 * 1024)
 /* Raw chunks in flight per pool thread. */
 #define RAW_SLOTS_PER_THREAD 8
 #define HDF5_FILTER_DEFLATE 1u
@@ -260,6 +263,8 @@ typedef struct raw_slot {
     uint8_t *buf;
     size_t cap, size;
     int reencode; /* buf holds the decoded chunk (unallocated or partly filtered source chunk) */
+    uint8_t *enc; /* sharded: the re-encoded chunk (lstar_free) */
+    size_t enc_size;
 } raw_slot;
 
 typedef struct raw_copy {
@@ -272,6 +277,7 @@ typedef struct raw_copy {
     raw_slot *slots;
     size_t nslots;
     const char *path;
+    lstar_zarr_writer *zw; /* sharded targets: chunks go through the writer, in order */
 } raw_copy;
 
 /* The source chunk along axis 0 (trailing dimensions are one chunk). */
@@ -339,6 +345,31 @@ static lstar_status raw_store(void *ud, size_t i, int worker, lstar_error *err) 
 
 /* Codec family of a compression spec whose stream an HDF5 filter stores byte for byte: numcodecs zlib is
  * HDF5 deflate (1), zstd is the zstd filter (32015).  0 otherwise (gzip adds a header, blosc, lz4, none…). */
+/* Sharded target, worker: re-encode a chunk the source did not store as is. */
+static lstar_status raw_encode(void *ud, size_t i, int worker, lstar_error *err) {
+    raw_copy *r = ud;
+    raw_slot *s = &r->slots[i % r->nslots];
+    (void)worker;
+    lstar_free(s->enc);
+    s->enc = NULL;
+    if (!s->reencode) return LSTAR_OK;
+    return lstar_zarr_writer_encode_chunk(r->zw, s->buf, &s->enc, &s->enc_size, err);
+}
+
+/* Sharded target, calling thread, in chunk order: into the shard being assembled. */
+static lstar_status raw_append(void *ud, size_t i, int worker, lstar_error *err) {
+    raw_copy *r = ud;
+    raw_slot *s = &r->slots[i % r->nslots];
+    uint64_t r0 = (uint64_t)i * r->chunks[0];
+    uint64_t rows = r->shape[0] - r0 < r->chunks[0] ? r->shape[0] - r0 : r->chunks[0];
+    (void)worker;
+    lstar_status st = s->reencode ? lstar_zarr_writer_append_encoded(r->zw, rows, s->enc, s->enc_size, err)
+                                  : lstar_zarr_writer_append_encoded(r->zw, rows, s->buf, s->size, err);
+    lstar_free(s->enc);
+    s->enc = NULL;
+    return st;
+}
+
 static unsigned spec_filter(const char *spec) {
     if (!spec) return 0;
     if (!strncmp(spec, "zlib", 4) && (spec[4] == 0 || spec[4] == ':')) return HDF5_FILTER_DEFLATE;
@@ -360,8 +391,7 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
     lstar_h5_dataset *d = lstar_array_h5_dataset(a);
     unsigned want = spec_filter(w->o->compression);
     const lstar_array_info *info = lstar_array_get_info(a);
-    if (!d || !want || w->o->shard_elems || info->rank < 1 || (to != LSTAR_DTYPE_INVALID && to != info->dtype))
-        return LSTAR_OK;
+    if (!d || !want || info->rank < 1 || (to != LSTAR_DTYPE_INVALID && to != info->dtype)) return LSTAR_OK;
     di = lstar_malloc(sizeof *di);
     if (!di) return LSTAR_NOMEM(err, path);
     lstar_error e2;
@@ -383,7 +413,11 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
     /* Keep the source chunking only where the options leave it open: default chunking of an array that is
      * not a single chunk anyway, or the very chunk rows the options ask for. */
     uint64_t want_rows = w->o->chunk_elems ? lstar_chunk_rows(w->o->chunk_elems, di->rank, di->shape) : 0;
-    if (w->o->chunk_elems ? want_rows != di->chunks[0] : (nchunks < 2 || cb < RAW_COPY_MIN_CHUNK_BYTES)) goto done;
+    /* Zarr v3 packs small source chunks into shards (one object per shard, not per chunk), also by default. */
+    int v3 = w->o->zarr_format == 3;
+    int pack = v3 && (w->o->shard_elems > 0 || (!w->o->chunk_elems && cb < RAW_COPY_MIN_CHUNK_BYTES));
+    if (w->o->chunk_elems ? want_rows != di->chunks[0] : (nchunks < 2 || (cb < RAW_COPY_MIN_CHUNK_BYTES && !pack)))
+        goto done;
     r.d = d;
     r.src = a;
     r.rank = di->rank;
@@ -397,10 +431,37 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
     lstar_zarr_array_spec spec;
     make_spec(w, info->dtype, info->rank, info->shape, &spec);
     spec.chunks[0] = di->chunks[0];
+    if (pack) {
+        uint64_t inner = cb / es / di->chunks[0]; /* elements per row */
+        uint64_t target = w->o->shard_elems ? w->o->shard_elems : RAW_COPY_SHARD_ELEMS;
+        uint64_t k = target / (di->chunks[0] * inner);
+        if (k < 1) k = 1;
+        if (k > nchunks) k = nchunks;
+        if (k > LSTAR_MAX_SHARD_CHUNKS) k = LSTAR_MAX_SHARD_CHUNKS;
+        spec.shard[0] = k * di->chunks[0];
+        for (int q = 1; q < info->rank; q++) spec.shard[q] = spec.chunks[q];
+    } else {
+        for (int q = 0; q < info->rank; q++) spec.shard[q] = 0;
+    }
     r.nslots = (size_t)(w->threads > 1 ? w->threads : 1) * RAW_SLOTS_PER_THREAD;
     r.slots = lstar_calloc(r.nslots, sizeof *r.slots);
     if (!r.slots) {
         st = LSTAR_NOMEM(err, path);
+        goto done;
+    }
+    if (pack) {
+        spec.threads = 1; /* this function's pool encodes; the writer only assembles shards */
+        st = lstar_zarr_writer_new(w->z, path, &spec, &r.zw, err);
+        if (st == LSTAR_OK) {
+            *done = 1;
+            st = lstar_pool_pipeline(w->pool, (size_t)nchunks, r.nslots, raw_load, raw_encode, raw_append, &r, err);
+        }
+        if (st == LSTAR_OK) st = lstar_zarr_writer_finish(r.zw, err);
+        if (st != LSTAR_OK) {
+            lstar_err_add_where(err, path);
+            goto done;
+        }
+        progress(w, lstar_array_size(a));
         goto done;
     }
     st = lstar_zarr_array_create(w->z, path, &spec, &za, err);
@@ -418,7 +479,11 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
     progress(w, lstar_array_size(a));
 done:
     if (r.slots)
-        for (size_t k = 0; k < r.nslots; k++) lstar_free(r.slots[k].buf);
+        for (size_t k = 0; k < r.nslots; k++) {
+            lstar_free(r.slots[k].buf);
+            lstar_free(r.slots[k].enc);
+        }
+    lstar_zarr_writer_free(r.zw);
     lstar_free(r.slots);
     lstar_zarr_array_close(za);
     lstar_free(di);

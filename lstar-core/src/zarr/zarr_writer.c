@@ -349,6 +349,37 @@ lstar_status lstar_zarr_writer_append(lstar_zarr_writer *w, const void *rows, ui
     return LSTAR_OK;
 }
 
+lstar_status lstar_zarr_writer_append_encoded(lstar_zarr_writer *w, uint64_t nrows, const void *enc, size_t n,
+                                              lstar_error *err) {
+    char key[LSTAR_MAX_KEY_BYTES + 1];
+    uint64_t cc[LSTAR_MAX_RANK] = {0};
+    if (!w || (!enc && n)) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "invalid arguments");
+    lstar_zarr_array *a = w->a;
+    if (w->finished) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, a->path, "writer already finished");
+    if (!w->fast || w->buf_rows || w->rows % a->chunks[0] || nrows == 0 || nrows > a->chunks[0])
+        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, a->path,
+                          "an encoded chunk of %llu rows cannot be appended after %llu rows (chunks of %llu rows)",
+                          (unsigned long long)nrows, (unsigned long long)w->rows, (unsigned long long)a->chunks[0]);
+    uint64_t c = w->rows / a->chunks[0];
+    w->rows += nrows;
+    w->buf_row0 = w->rows;
+    a->shape[0] = w->rows;
+    if (!a->sharded) {
+        cc[0] = c;
+        LSTAR_CHECK_RET(lstar_zarr_grid_key(a, cc, key, err));
+        return lstar_store_set(a->z->store, key, enc, n, err);
+    }
+    LSTAR_CHECK_RET(shard_append(w, c, enc, n, err));
+    if (w->shard_filled == a->shard_n) LSTAR_CHECK_RET(shard_close(w, err));
+    return LSTAR_OK;
+}
+
+lstar_status lstar_zarr_writer_encode_chunk(const lstar_zarr_writer *w, const void *chunk, uint8_t **out,
+                                            size_t *out_size, lstar_error *err) {
+    if (!w || !chunk || !out || !out_size) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "invalid arguments");
+    return lstar_zarr_chunk_encode(w->a, chunk, out, out_size, err);
+}
+
 lstar_status lstar_zarr_writer_finish(lstar_zarr_writer *w, lstar_error *err) {
     lstar_status st = LSTAR_OK;
     json_t *meta = NULL;
