@@ -94,7 +94,8 @@ def main():
         for c in ("none", "gzip"):
             k = dict(size=s, comp=c)
             pe = stat(rows, variant="peer-h5ad2zarr", **k)
-            for v in ("lstar-h5ad2anndata-zarr", "lstar-h5ad2lstar-v2-blosc", "lstar-h5ad2lstar-v3-shard"):
+            for v in ("lstar-h5ad2anndata-zarr", "lstar-h5ad2lstar-v2-blosc", "lstar-h5ad2lstar-v3-shard",
+                      "lstar-h5ad2lstar-v2-zlib", "lstar-h5ad2lstar-v3-zlib"):
                 l1, l2 = stat(rows, variant=v, threads=1, **k), stat(rows, variant=v, threads=2, **k)
                 if not (l1 or l2):
                     continue
@@ -121,7 +122,8 @@ def main():
 
     print("\n**D. Peak RSS (MB, max over repetitions, threads and inputs) — flatness 25k → 200k**\n")
     variants = ["peer-h5ad2zarr", "peer-zarr2h5ad", "lstar-h5ad2lstar-v2", "lstar-h5ad2lstar-v2-blosc",
-                "lstar-h5ad2lstar-v3-shard", "lstar-h5ad2anndata-zarr", "lstar-lstar2h5ad"]
+                "lstar-h5ad2lstar-v2-zlib", "lstar-h5ad2lstar-v3-zlib", "lstar-h5ad2lstar-v3-shard",
+                "lstar-h5ad2anndata-zarr", "lstar-lstar2h5ad"]
     print("| variant | " + " | ".join(sizes) + " | max / min |")
     print("|---|" + "---|" * (len(sizes) + 1))
     for v in variants:

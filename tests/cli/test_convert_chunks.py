@@ -198,6 +198,40 @@ try:
         check(np.array_equal(a1.obsm["X_pca"], a0.obsm["X_pca"]), "%s -> h5ad: anndata obsm/X_pca equal" % name)
         check(a1.obs.equals(a0.obs) and list(a1.var_names) == list(a0.var_names),
               "%s -> h5ad: anndata obs, var_names equal" % name)
+
+    # ---- a corrupt source fails, whichever path its chunks take (copied chunks are decoded to verify) ----------
+    bad_cases = []
+    bad = os.path.join(tmp, "bad_index.h5ad")
+    shutil.copy(src, bad)
+    with h5py.File(bad, "r+") as h:
+        d = h["layers/counts/indices"]
+        v = d[:]
+        v[30000] = 5000  # valid deflate, index out of range (100 genes)
+        d[:] = v
+    bad_cases.append((bad, "index 5000 at position 30000 is outside [0, 100)"))
+    bad = os.path.join(tmp, "bad_indptr.h5ad")
+    shutil.copy(src, bad)
+    with h5py.File(bad, "r+") as h:
+        d = h["layers/counts/indptr"]
+        v = d[:]
+        v[1500] = v[1499] - 1
+        d[:] = v
+    bad_cases.append((bad, "indptr decreases at position 1500"))
+    bad = os.path.join(tmp, "bad_chunk.h5ad")
+    shutil.copy(src, bad)
+    with h5py.File(bad, "r+") as h:
+        d = h["layers/counts/data"]  # a 400 KB chunk: copied verbatim with zlib output
+        _, b = d.id.read_direct_chunk((100000,))
+        d.id.write_direct_chunk((100000,), b[:100] + bytes(len(b) - 100), filter_mask=0)
+    bad_cases.append((bad, "decodes to more than the expected 400000 bytes"))
+    for bad, want in bad_cases:
+        for opts in ([], ["--compression", "zlib:4"], ["--zarr-format", "3", "--compression", "zlib:4"]):
+            out = os.path.join(tmp, "bad_out.lstar.zarr")
+            rc, _, err = run("convert", bad, out, "--threads", "2", "--no-check", *opts)
+            check(rc == 2 and want in err and "counts" in err and not os.path.exists(out)
+                  and not [x for x in os.listdir(tmp) if x.startswith("bad_out")],
+                  "%s %s: exit 2, '%s', nothing left behind (%r)" % (os.path.basename(bad), " ".join(opts) or "default",
+                                                                     want, err.strip()[:160]))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()

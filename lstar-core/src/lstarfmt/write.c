@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec/codec_internal.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "lstar/alloc.h"
@@ -40,7 +41,80 @@ typedef struct writer {
     int threads;
     lstar_pool *pool;     /* decodes source chunks (lstar_array_read_pool); NULL with one thread */
     uint64_t done, total; /* progress, in elements (a string counts as one) */
+    struct value_check *check; /* the array being written: values to validate (NULL: none) */
 } writer;
+
+/* ---- value checks of sparse components (the source is never trusted) ------------------------------------ */
+
+enum { VC_INDICES = 1, VC_INDPTR = 2 };
+typedef struct value_check {
+    int kind;      /* VC_INDICES: 0 <= v < lim; VC_INDPTR: starts at 0, never decreases, ends at lim */
+    uint64_t lim;
+    int64_t last;  /* VC_INDPTR: the last value seen so far (in order) */
+} value_check;
+
+#define VC_SCAN(T)                                                                                            \
+    do {                                                                                                      \
+        const T *x = v;                                                                                       \
+        for (size_t k = 0; k < n; k++) bad |= (uint64_t)(int64_t)x[k] >= lim;                                 \
+    } while (0)
+
+/* Values [first, first+n) of the array (dtype dt): the order-free part of the check (indices in range;
+ * indptr non-decreasing inside the block, 0 first).  *lo / *hi: the block's first and last values. */
+static lstar_status vc_block(const value_check *c, lstar_dtype dt, const void *v, size_t n, uint64_t first,
+                             int64_t *lo, int64_t *hi, const char *path, lstar_error *err) {
+    if (!c || n == 0) return LSTAR_OK;
+    if (!lstar_dtype_is_integer(dt)) return LSTAR_FAIL(err, LSTAR_ERR_FORMAT, path, "%s values, not integers",
+                                                       lstar_dtype_name(dt));
+    if (c->kind == VC_INDICES) {
+        uint64_t lim = c->lim;
+        int bad = 0;
+        switch (dt) { /* branch-free scans for the usual widths; a negative value is a huge unsigned one */
+        case LSTAR_DTYPE_INT32: VC_SCAN(int32_t); break;
+        case LSTAR_DTYPE_INT64: VC_SCAN(int64_t); break;
+        case LSTAR_DTYPE_UINT32: VC_SCAN(uint32_t); break;
+        default: bad = 1; break;
+        }
+        if (!bad) return LSTAR_OK;
+        for (size_t k = 0; k < n; k++) {
+            long long x = lstar_dtype_get_i64(dt, v, k);
+            if (x < 0 || (uint64_t)x >= lim || (dt == LSTAR_DTYPE_UINT64 && ((const uint64_t *)v)[k] >= lim))
+                return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, path, "index %lld at position %llu is outside [0, %llu)",
+                                  x, (unsigned long long)(first + k), (unsigned long long)lim);
+        }
+        return LSTAR_OK;
+    }
+    long long prev = lstar_dtype_get_i64(dt, v, 0);
+    if (first == 0 && prev != 0)
+        return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, path, "indptr starts at %lld, not 0", prev);
+    for (size_t k = 1; k < n; k++) {
+        long long x = lstar_dtype_get_i64(dt, v, k);
+        if (x < prev)
+            return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, path, "indptr decreases at position %llu (%lld after %lld)",
+                              (unsigned long long)(first + k), x, prev);
+        prev = x;
+    }
+    *lo = lstar_dtype_get_i64(dt, v, 0);
+    *hi = prev;
+    return LSTAR_OK;
+}
+
+/* The in-order part, block after block: indptr continues from the previous block. */
+static lstar_status vc_order(value_check *c, uint64_t first, int64_t lo, int64_t hi, const char *path,
+                             lstar_error *err) {
+    if (!c || c->kind != VC_INDPTR) return LSTAR_OK;
+    if (first > 0 && lo < c->last)
+        return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, path, "indptr decreases at position %llu (%lld after %lld)",
+                          (unsigned long long)first, (long long)lo, (long long)c->last);
+    c->last = hi;
+    return LSTAR_OK;
+}
+
+static lstar_status vc_end(const value_check *c, const char *path, lstar_error *err) {
+    if (!c || c->kind != VC_INDPTR || (uint64_t)c->last == c->lim) return LSTAR_OK;
+    return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, path, "indptr ends at %lld, but there are %llu stored entries",
+                      (long long)c->last, (unsigned long long)c->lim);
+}
 
 static void progress(writer *w, uint64_t n) {
     w->done += n;
@@ -222,6 +296,11 @@ static lstar_status write_rows(writer *w, const char *path, const row_source *sr
             lstar_err_add_where(err, path);
             goto done;
         }
+        if (w->check) {
+            int64_t lo = 0, hi = 0;
+            LSTAR_CHECK(vc_block(w->check, from, buf, (size_t)(nr * inner), r0 * inner, &lo, &hi, path, err));
+            LSTAR_CHECK(vc_order(w->check, r0 * inner, lo, hi, path, err));
+        }
         const void *rows = buf;
         if (from != to) {
             LSTAR_CHECK(convert_checked(from, buf, to, cbuf, (size_t)(nr * inner), path, err));
@@ -234,6 +313,7 @@ static lstar_status write_rows(writer *w, const char *path, const row_source *sr
         }
         if (!src->quiet) progress(w, nr * inner);
     }
+    LSTAR_CHECK(vc_end(w->check, path, err));
     st = lstar_zarr_writer_finish(zw, err);
     if (st != LSTAR_OK) lstar_err_add_where(err, path);
 done:
@@ -265,6 +345,7 @@ typedef struct raw_slot {
     int reencode; /* buf holds the decoded chunk (unallocated or partly filtered source chunk) */
     uint8_t *enc; /* sharded: the re-encoded chunk (lstar_free) */
     size_t enc_size;
+    int64_t lo, hi; /* first and last values (indptr checks) */
 } raw_slot;
 
 typedef struct raw_copy {
@@ -278,7 +359,48 @@ typedef struct raw_copy {
     size_t nslots;
     const char *path;
     lstar_zarr_writer *zw; /* sharded targets: chunks go through the writer, in order */
+    lstar_codec *verify;   /* decodes each copied chunk once: a corrupt source chunk is an error, not a copy */
+    uint8_t **scratch;     /* per worker, chunk_bytes */
+    int nworkers;
+    lstar_dtype dtype;
+    value_check *check;    /* the writer's (NULL: none) */
 } raw_copy;
+
+/* Worker: decode a chunk that is copied as stored (exactly chunk_bytes, or it is corrupt) and check its
+ * values; a re-encoded chunk is checked as decoded.  Only the array's own elements of an edge chunk count. */
+static lstar_status raw_verify(raw_copy *r, size_t i, int worker, lstar_error *err) {
+    raw_slot *s = &r->slots[i % r->nslots];
+    const uint8_t *vals = s->buf;
+    if (!s->reencode) {
+        if (!r->scratch[worker]) {
+            r->scratch[worker] = lstar_malloc(r->chunk_bytes ? r->chunk_bytes : 1);
+            if (!r->scratch[worker]) return LSTAR_NOMEM(err, r->path);
+        }
+        lstar_status st = lstar_codec_decode_into_fast(r->verify, s->buf, s->size, r->scratch[worker], r->chunk_bytes, err);
+        if (st != LSTAR_OK) {
+            lstar_err_add_where(err, r->path);
+            return st;
+        }
+        vals = r->scratch[worker];
+    }
+    if (!r->check) return LSTAR_OK;
+    uint64_t r0 = (uint64_t)i * r->chunks[0];
+    uint64_t rows = r->shape[0] - r0 < r->chunks[0] ? r->shape[0] - r0 : r->chunks[0];
+    uint64_t inner = r->chunk_bytes / r->es / r->chunks[0];
+    return vc_block(r->check, r->dtype, vals, (size_t)(rows * inner), r0 * inner, &s->lo, &s->hi, r->path, err);
+}
+
+/* Calling thread, in chunk order: the indptr check across chunks. */
+static lstar_status raw_order(raw_copy *r, size_t i, lstar_error *err) {
+    raw_slot *s = &r->slots[i % r->nslots];
+    uint64_t inner = r->chunk_bytes / r->es / r->chunks[0];
+    return vc_order(r->check, (uint64_t)i * r->chunks[0] * inner, s->lo, s->hi, r->path, err);
+}
+
+static lstar_status raw_ordered(void *ud, size_t i, int worker, lstar_error *err) {
+    (void)worker;
+    return raw_order(ud, i, err);
+}
 
 /* The source chunk along axis 0 (trailing dimensions are one chunk). */
 static void raw_offset(const raw_copy *r, size_t i, uint64_t *off) {
@@ -337,8 +459,8 @@ static lstar_status raw_store(void *ud, size_t i, int worker, lstar_error *err) 
     raw_copy *r = ud;
     raw_slot *s = &r->slots[i % r->nslots];
     uint64_t cc[LSTAR_MAX_RANK] = {0};
-    (void)worker;
     cc[0] = (uint64_t)i;
+    LSTAR_CHECK_RET(raw_verify(r, i, worker, err));
     if (s->reencode) return lstar_zarr_array_write_chunk(r->za, cc, s->buf, err);
     return lstar_zarr_array_write_raw_chunk(r->za, cc, s->buf, s->size, err);
 }
@@ -349,9 +471,9 @@ static lstar_status raw_store(void *ud, size_t i, int worker, lstar_error *err) 
 static lstar_status raw_encode(void *ud, size_t i, int worker, lstar_error *err) {
     raw_copy *r = ud;
     raw_slot *s = &r->slots[i % r->nslots];
-    (void)worker;
     lstar_free(s->enc);
     s->enc = NULL;
+    LSTAR_CHECK_RET(raw_verify(r, i, worker, err));
     if (!s->reencode) return LSTAR_OK;
     return lstar_zarr_writer_encode_chunk(r->zw, s->buf, &s->enc, &s->enc_size, err);
 }
@@ -363,6 +485,7 @@ static lstar_status raw_append(void *ud, size_t i, int worker, lstar_error *err)
     uint64_t r0 = (uint64_t)i * r->chunks[0];
     uint64_t rows = r->shape[0] - r0 < r->chunks[0] ? r->shape[0] - r0 : r->chunks[0];
     (void)worker;
+    LSTAR_CHECK_RET(raw_order(r, i, err));
     lstar_status st = s->reencode ? lstar_zarr_writer_append_encoded(r->zw, rows, s->enc, s->enc_size, err)
                                   : lstar_zarr_writer_append_encoded(r->zw, rows, s->buf, s->size, err);
     lstar_free(s->enc);
@@ -445,10 +568,17 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
     }
     r.nslots = (size_t)(w->threads > 1 ? w->threads : 1) * RAW_SLOTS_PER_THREAD;
     r.slots = lstar_calloc(r.nslots, sizeof *r.slots);
-    if (!r.slots) {
+    r.nworkers = w->pool ? lstar_pool_threads(w->pool) : 1;
+    r.scratch = lstar_calloc((size_t)r.nworkers, sizeof *r.scratch);
+    r.dtype = info->dtype;
+    r.check = w->check;
+    if (!r.slots || !r.scratch) {
         st = LSTAR_NOMEM(err, path);
         goto done;
     }
+    st = lstar_codec_from_json(want == HDF5_FILTER_ZSTD ? "{\"id\": \"zstd\", \"level\": 3}" : "{\"id\": \"zlib\", \"level\": 1}",
+                               LSTAR_DTYPE_UINT8, 1, &r.verify, err);
+    if (st != LSTAR_OK) goto done;
     if (pack) {
         spec.threads = 1; /* this function's pool encodes; the writer only assembles shards */
         st = lstar_zarr_writer_new(w->z, path, &spec, &r.zw, err);
@@ -456,6 +586,7 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
             *done = 1;
             st = lstar_pool_pipeline(w->pool, (size_t)nchunks, r.nslots, raw_load, raw_encode, raw_append, &r, err);
         }
+        if (st == LSTAR_OK) st = vc_end(r.check, path, err);
         if (st == LSTAR_OK) st = lstar_zarr_writer_finish(r.zw, err);
         if (st != LSTAR_OK) {
             lstar_err_add_where(err, path);
@@ -471,7 +602,8 @@ static lstar_status copy_h5_chunks(writer *w, const char *path, const lstar_arra
     }
     *done = 1;
     r.za = za;
-    st = lstar_pool_pipeline(w->pool, (size_t)nchunks, r.nslots, raw_load, raw_store, NULL, &r, err);
+    st = lstar_pool_pipeline(w->pool, (size_t)nchunks, r.nslots, raw_load, raw_store, raw_ordered, &r, err);
+    if (st == LSTAR_OK) st = vc_end(r.check, path, err);
     if (st != LSTAR_OK) {
         lstar_err_add_where(err, path);
         goto done;
@@ -483,6 +615,10 @@ done:
             lstar_free(r.slots[k].buf);
             lstar_free(r.slots[k].enc);
         }
+    if (r.scratch)
+        for (int k = 0; k < r.nworkers; k++) lstar_free(r.scratch[k]);
+    lstar_free(r.scratch);
+    lstar_codec_free(r.verify);
     lstar_zarr_writer_free(r.zw);
     lstar_free(r.slots);
     lstar_zarr_array_close(za);
@@ -844,9 +980,25 @@ static lstar_status write_field(writer *w, const lstar_field *f, lstar_error *er
         LSTAR_CHECK(write_strings(w, path, "categories", lstar_field_array(f, "categories"), err));
         break;
     default:
-        /* dense values, csr/csc data/indices/indptr, coo row/col/weight: source dtypes kept */
-        for (size_t i = 0; names[i]; i++)
-            LSTAR_CHECK(write_array(w, path, names[i], lstar_field_array(f, names[i]), LSTAR_DTYPE_INVALID, err));
+        /* dense values, csr/csc data/indices/indptr, coo row/col/weight: source dtypes kept; the indices
+         * and indptr of csr/csc are validated as they stream (a corrupt source fails, naming the array) */
+        for (size_t i = 0; names[i]; i++) {
+            value_check vc;
+            memset(&vc, 0, sizeof vc);
+            if ((enc == LSTAR_ENC_CSR || enc == LSTAR_ENC_CSC) && rank == 2 && lstar_field_array(f, "indices")) {
+                if (strcmp(names[i], "indices") == 0) {
+                    vc.kind = VC_INDICES;
+                    vc.lim = dims[enc == LSTAR_ENC_CSR ? 1 : 0];
+                } else if (strcmp(names[i], "indptr") == 0) {
+                    vc.kind = VC_INDPTR;
+                    vc.lim = lstar_array_size(lstar_field_array(f, "indices"));
+                }
+            }
+            w->check = vc.kind ? &vc : NULL;
+            st = write_array(w, path, names[i], lstar_field_array(f, names[i]), LSTAR_DTYPE_INVALID, err);
+            w->check = NULL;
+            LSTAR_CHECK(st);
+        }
         break;
     }
     if (lstar_field_array(f, "mask"))
