@@ -13,6 +13,20 @@
 
 #include "lstar/lstar.h"
 
+/* Locations compiled in by tools/CMakeLists.txt (the build tree and the install prefix). */
+#ifndef LSTAR_CLI_BUILD_DIR
+#error "LSTAR_CLI_BUILD_DIR must be defined by tools/CMakeLists.txt"
+#endif
+#ifndef LSTAR_CLI_BUILD_PLUGIN_DIR
+#error "LSTAR_CLI_BUILD_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
+#endif
+#ifndef LSTAR_CLI_INSTALL_PLUGIN_DIR
+#error "LSTAR_CLI_INSTALL_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
+#endif
+#ifndef LSTAR_CLI_SYSTEM_PLUGIN_DIR
+#define LSTAR_CLI_SYSTEM_PLUGIN_DIR "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
+#endif
+
 /* Conventional exit codes. */
 enum {
     CLI_EXIT_OK = 0,       /* success */

@@ -322,18 +322,6 @@ cli_input_kind cli_classify_input(const char *path, char *why, size_t whysize) {
 
 /* ---- locations --------------------------------------------------------------------- */
 
-#ifndef LSTAR_CLI_BUILD_DIR
-#error "LSTAR_CLI_BUILD_DIR must be defined by tools/CMakeLists.txt"
-#endif
-#ifndef LSTAR_CLI_BUILD_PLUGIN_DIR
-#error "LSTAR_CLI_BUILD_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
-#endif
-#ifndef LSTAR_CLI_INSTALL_PLUGIN_DIR
-#error "LSTAR_CLI_INSTALL_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
-#endif
-#ifndef LSTAR_CLI_SYSTEM_PLUGIN_DIR
-#define LSTAR_CLI_SYSTEM_PLUGIN_DIR "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
-#endif
 
 int cli_is_dir(const char *path) {
     struct stat st;

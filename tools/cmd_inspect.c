@@ -371,28 +371,6 @@ static void axis_labels_preview(const lstar_axis *ax, char *buf, size_t size) {
     if (l->n > show && len < size) snprintf(buf + len, size - len, ", …");
 }
 
-static void field_notes(const lstar_field *f, char *buf, size_t size) {
-    size_t len = 0;
-    buf[0] = '\0';
-#define NOTE(...)                                                                                             \
-    do {                                                                                                      \
-        if (len < size) len += (size_t)snprintf(buf + len, size - len, "%s", len ? ", " : "");                \
-        if (len < size) len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                          \
-    } while (0)
-    const char *ia = lstar_field_index_axis(f);
-    if (ia) NOTE("partial over %s", ia);
-    if (lstar_field_nullable(f) == 1) NOTE("nullable");
-    if (lstar_field_directed(f) == 1) NOTE("directed");
-    if (lstar_field_directed(f) == 0) NOTE("undirected");
-    if (lstar_field_weighted(f) == 1) NOTE("weighted");
-    if (lstar_field_weighted(f) == 0) NOTE("unweighted");
-    if (lstar_field_encoding(f) == LSTAR_ENC_CATEGORICAL && lstar_field_ordered(f) == 1) NOTE("ordered");
-    if (lstar_field_subtype(f)) NOTE("subtype %s", lstar_field_subtype(f));
-    if (lstar_field_uncertainty(f)) NOTE("uncertainty %s", lstar_field_uncertainty(f));
-#undef NOTE
-    if (!buf[0]) snprintf(buf, size, "-");
-}
-
 static int lstar_text(const char *path, lstar_store *store, lstar_zarr *z, const lstar_dataset *ds) {
     char buf[4096], fmt[128];
     int rc = CLI_EXIT_ERROR;
@@ -463,7 +441,7 @@ static int lstar_text(const char *path, lstar_store *store, lstar_zarr *z, const
         int rank = lstar_field_shape(f, dims, LSTAR_MAX_RANK);
         if (rank < 0) snprintf(shape, sizeof shape, "?");
         else cli_format_dims(dims, rank > LSTAR_MAX_RANK ? LSTAR_MAX_RANK : rank, shape, sizeof shape);
-        field_notes(f, notes, sizeof notes);
+        report_field_notes(f, notes, sizeof notes);
         const char *enc = lstar_encoding_name(lstar_field_encoding(f));
         const char *row[7] = {lstar_field_name(f), or_dash(lstar_field_role(f)), or_dash(lstar_field_state(f)),
                               enc ? enc : "?", span, shape, notes};
@@ -533,14 +511,6 @@ done:
     return rc;
 }
 
-static json_t *json_provenance(const char *text) {
-    if (!text) return NULL;
-    json_t *p = json_loads(text, 0, NULL);
-    if (json_is_object(p) && json_object_size(p) > 0) return p;
-    json_decref(p);
-    return NULL;
-}
-
 static int lstar_json(const char *path, lstar_store *store, lstar_zarr *z, const lstar_dataset *ds) {
     json_t *root = json_object();
     json_t *src = json_object();
@@ -585,7 +555,7 @@ static int lstar_json(const char *path, lstar_store *store, lstar_zarr *z, const
         json_object_set_new(o, "nullable", json_boolean(lstar_field_nullable(f) == 1));
         if (lstar_field_subtype(f)) json_object_set_new(o, "subtype", json_string(lstar_field_subtype(f)));
         if (lstar_field_index_axis(f)) json_object_set_new(o, "index_axis", json_string(lstar_field_index_axis(f)));
-        json_t *prov = json_provenance(lstar_field_provenance(f));
+        json_t *prov = report_provenance_json(lstar_field_provenance(f));
         if (prov) json_object_set_new(o, "provenance", prov);
         json_array_append_new(fields, o);
     }

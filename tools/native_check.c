@@ -20,18 +20,6 @@
 
 #include "cli.h"
 
-#ifndef LSTAR_CLI_BUILD_DIR
-#error "LSTAR_CLI_BUILD_DIR must be defined by tools/CMakeLists.txt"
-#endif
-#ifndef LSTAR_CLI_BUILD_PLUGIN_DIR
-#error "LSTAR_CLI_BUILD_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
-#endif
-#ifndef LSTAR_CLI_INSTALL_PLUGIN_DIR
-#error "LSTAR_CLI_INSTALL_PLUGIN_DIR must be defined by tools/CMakeLists.txt"
-#endif
-#ifndef LSTAR_CLI_SYSTEM_PLUGIN_DIR
-#define LSTAR_CLI_SYSTEM_PLUGIN_DIR "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
-#endif
 #ifndef LSTAR_CLI_BUILD_CHECK_SCRIPT
 #error "LSTAR_CLI_BUILD_CHECK_SCRIPT must be defined by tools/CMakeLists.txt"
 #endif

@@ -26,8 +26,7 @@ static int push(json_t *arr, json_t *v, int *failed) {
     return 0;
 }
 
-/* A provenance object when non-empty, else NULL. */
-static json_t *provenance_json(const char *text) {
+json_t *report_provenance_json(const char *text) {
     if (!text) return NULL;
     json_t *p = json_loads(text, 0, NULL);
     if (json_is_object(p) && json_object_size(p) > 0) return p;
@@ -107,7 +106,7 @@ json_t *report_json(const lstar_dataset *ds, const report_side *source, const re
         put(o, "nullable", json_boolean(lstar_field_nullable(f) == 1), &failed);
         if (lstar_field_subtype(f)) put(o, "subtype", json_string(lstar_field_subtype(f)), &failed);
         if (lstar_field_index_axis(f)) put(o, "index_axis", json_string(lstar_field_index_axis(f)), &failed);
-        json_t *prov = provenance_json(lstar_field_provenance(f));
+        json_t *prov = report_provenance_json(lstar_field_provenance(f));
         if (prov) put(o, "provenance", prov, &failed);
     }
 
@@ -128,7 +127,7 @@ json_t *report_json(const lstar_dataset *ds, const report_side *source, const re
 char *report_provenance_text(const char *json_text, char *buf, size_t size) {
     if (size == 0) return buf;
     buf[0] = '\0';
-    json_t *p = provenance_json(json_text);
+    json_t *p = report_provenance_json(json_text);
     if (!p) {
         snprintf(buf, size, "-");
         return buf;
@@ -152,7 +151,7 @@ char *report_provenance_text(const char *json_text, char *buf, size_t size) {
 
 static const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
 
-static void field_notes(const lstar_field *f, char *buf, size_t size) {
+void report_field_notes(const lstar_field *f, char *buf, size_t size) {
     size_t len = 0;
     buf[0] = '\0';
 #define NOTE(...)                                                                                             \
@@ -226,7 +225,7 @@ int report_print_model(FILE *out, const lstar_dataset *ds, const char *dropped_t
             snprintf(shape, sizeof shape, "?");
         else
             cli_format_dims(dims, rank > LSTAR_MAX_RANK ? LSTAR_MAX_RANK : rank, shape, sizeof shape);
-        field_notes(f, notes, sizeof notes);
+        report_field_notes(f, notes, sizeof notes);
         report_provenance_text(lstar_field_provenance(f), prov, sizeof prov);
         const char *enc = lstar_encoding_name(lstar_field_encoding(f));
         const char *row[8] = {lstar_field_name(f), or_dash(lstar_field_role(f)), or_dash(lstar_field_state(f)),

@@ -35,6 +35,11 @@ json_t *report_json(const lstar_dataset *ds, const report_side *source, const re
 /* The JSON array of a field list / string list helpers, exported for the extras. */
 json_t *report_json_strings(const lstar_strings *s); /* NULL s → [] */
 
+/* The notes column of a field: "partial over X, nullable, directed, …" ("-" when none).  Into buf. */
+void report_field_notes(const lstar_field *f, char *buf, size_t size);
+/* A provenance JSON object (new reference) when `text` holds a non-empty one, else NULL. */
+json_t *report_provenance_json(const char *text);
+
 /* "anndata=X, de_factor=louvain" from a provenance JSON object text ("-" when
  * empty); string values unquoted, others as compact JSON.  Into buf. */
 char *report_provenance_text(const char *json_text, char *buf, size_t size);

@@ -1109,7 +1109,7 @@ static void test_userblock_create(void **state) {
     (void)state;
     const char *path = LSTAR_TEST_TMP "/h5_ub.h5mu";
     lstar_h5_file *f = NULL;
-    lstar_h5_open_opts o = {512};
+    lstar_h5_open_opts o = {.userblock = 512};
     OK(lstar_h5_open_with(path, LSTAR_H5_CREATE | LSTAR_H5_TRUNCATE, &o, &f, E));
     OK(lstar_h5_attr_write_string(f, "/", "encoding-type", "MuData", E));
     OK(lstar_h5_flush(f, E));

@@ -60,6 +60,9 @@ typedef struct lstar_h5_open_opts {
      * >= 512; h5mu uses 512).  Filled with zeros; write it with plain file I/O
      * after closing. */
     uint64_t userblock;
+    /* A file access list (hid_t) to start from, e.g. one carrying a driver; copied, its libver bounds
+     * kept (LSTAR_H5_LIBVER_LATEST then has no effect).  0 = HDF5's default list. */
+    int64_t fapl;
 } lstar_h5_open_opts;
 
 /* Open or create an HDF5 file.  Files with a userblock (h5mu) open

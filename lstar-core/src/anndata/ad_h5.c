@@ -1002,45 +1002,12 @@ static _Thread_local int64_t t_create_fapl = -1;
 
 void ad_h5_set_create_fapl(int64_t fapl) { t_create_fapl = fapl; }
 
-/* H5Fcreate with the caller's file access list, its libver bounds included (the VFD's recording list
- * asks for the 1.10 format: fixed-array chunk indexes), wrapped as an lstar_h5_file. */
-static lstar_status create_with_fapl(const char *path, hid_t user_fapl, lstar_h5_file **out, lstar_error *err) {
-    lstar_status st = LSTAR_OK;
-    lstar_h5_file *f = NULL;
-    hid_t fapl = -1;
-    h5_guard g;
-    h5_enter(&g);
-    f = lstar_calloc(1, sizeof *f);
-    if (!f || !(f->path = lstar_strdup(path))) {
-        st = LSTAR_NOMEM(err, path);
-        goto done;
-    }
-    f->fid = -1;
-    f->refs = 1;
-    if ((fapl = H5Pcopy(user_fapl)) < 0) {
-        st = h5_fail(err, LSTAR_ERR_INVALID_ARG, path, "cannot set up the file access list");
-        goto done;
-    }
-    f->fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (f->fid < 0) {
-        st = h5_fail(err, LSTAR_ERR_IO, path, "cannot create HDF5 file");
-        goto done;
-    }
-    f->writable = 1;
-    *out = f;
-    f = NULL;
-done:
-    if (fapl >= 0) H5Pclose(fapl);
-    if (f) h5i_file_unref(f);
-    h5_leave(&g);
-    return st;
-}
-
 lstar_status ad_h5_open(const char *path, int create, const ad_node_ops **ops, void **ctx, lstar_error *err) {
     lstar_h5_file *f = NULL;
     lstar_status st =
         create && t_create_fapl >= 0
-            ? create_with_fapl(path, (hid_t)t_create_fapl, &f, err)
+            ? lstar_h5_open_with(path, LSTAR_H5_CREATE | LSTAR_H5_WRITE | LSTAR_H5_TRUNCATE,
+                                 &(lstar_h5_open_opts){.fapl = t_create_fapl}, &f, err)
             : lstar_h5_open(path, create ? (LSTAR_H5_CREATE | LSTAR_H5_WRITE) : LSTAR_H5_READ, &f, err);
     if (st != LSTAR_OK) return st;
     *ops = &k_h5_ops;

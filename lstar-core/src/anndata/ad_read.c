@@ -641,18 +641,9 @@ static lstar_status add_column(rd *r, const char *df, const char *col, const cha
         a = NULL;
         goto done;
     }
-    if (info.elem == AD_ELEM_STRING && !ad_container_h5(r->c)) {
-        LSTAR_CHECK(read_labels(r, path, &s, err));
-        if (s.n != n) {
-            st = LSTAR_FAIL(err, LSTAR_ERR_SHAPE, path, "column has %zu values, expected %llu", s.n, (unsigned long long)n);
-            goto done;
-        }
-        LSTAR_CHECK(strings_array(&s, &a, err));
-        LSTAR_CHECK(lstar_dataset_add_field(r->ds, name, LSTAR_ENC_UTF8, 1, &axis, &f, err));
-        LSTAR_CHECK(lstar_field_set_role(f, "label", err));
-    } else if (info.elem == AD_ELEM_STRING) {
-        /* h5ad: kept lazy (read in blocks by whoever writes it), since a string column is memory that grows
-         * with the number of cells. */
+    if (info.elem == AD_ELEM_STRING) {
+        /* Kept lazy (read in blocks by whoever writes it): a string column is memory that grows with the
+         * number of cells. */
         LSTAR_CHECK(ad_open_array(r->c, path, &a, err));
         if (lstar_array_dtype(a) != LSTAR_DTYPE_STRING || lstar_array_rank(a) != 1 ||
             lstar_array_shape(a)[0] != n) {

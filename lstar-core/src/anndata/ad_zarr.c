@@ -505,9 +505,9 @@ static lstar_status z_open_array(void *ctx, const char *path, lstar_array **out,
         return st;
     }
     ad_elem el = elem_of(lstar_zarr_array_dtype(a));
-    if (el != AD_ELEM_NUMERIC && el != AD_ELEM_BOOL) {
+    if (el != AD_ELEM_NUMERIC && el != AD_ELEM_BOOL && el != AD_ELEM_STRING) {
         lstar_zarr_array_close(a);
-        return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path, "array of dtype '%s' is not numeric",
+        return LSTAR_FAIL(err, LSTAR_ERR_UNSUPPORTED, path, "array of dtype '%s' is neither numeric nor strings",
                           lstar_dtype_name(lstar_zarr_array_dtype(a)));
     }
     st = lstar_array_from_zarr(a, out, err);

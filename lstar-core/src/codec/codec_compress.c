@@ -265,10 +265,8 @@ lstar_status lstar_codec_gzip_decode_alloc(const lstar_codec *c, const uint8_t *
 
 /* ---- zstd -------------------------------------------------------------------------------------- */
 
-/* A zstd block of at most 128 KiB costs at least 4 input bytes (3-byte header + 1 RLE byte), so no valid
- * input of n bytes decodes to more than n * 32768 bytes.  No inner compressor of blosc does better, so the
- * same bound applies to blosc frames. */
-#define ZSTD_MAX_RATIO 32768ull
+/* ZSTD_MAX_RATIO (codec_internal.h): no inner compressor of blosc does better, so the same bound applies to
+ * blosc frames. */
 
 lstar_status lstar_codec_zstd_encode(const lstar_codec *c, const uint8_t *in, size_t n, uint8_t **out,
                                      size_t *out_size, lstar_error *err) {
@@ -359,40 +357,13 @@ done:
     return st;
 }
 
-/* Total declared content size of all frames: LSTAR_OK with *known = 0 when some frame lacks it. */
-static lstar_status zstd_declared(const uint8_t *in, size_t n, unsigned long long *total, int *known,
-                                  lstar_error *err) {
-    *known = 0;
-    if (n == 0) return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, NULL, "zstd: empty input");
-    unsigned long long t = 0;
-    for (size_t pos = 0; pos < n;) {
-        unsigned long long fcs = ZSTD_getFrameContentSize(in + pos, n - pos);
-        if (fcs == ZSTD_CONTENTSIZE_ERROR)
-            return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, NULL, "zstd: no valid frame header at byte %zu", pos);
-        if (fcs == ZSTD_CONTENTSIZE_UNKNOWN) return LSTAR_OK; /* streaming decode validates the rest */
-        size_t fsize = ZSTD_findFrameCompressedSize(in + pos, n - pos);
-        if (ZSTD_isError(fsize))
-            return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, NULL, "zstd: truncated or corrupt frame at byte %zu: %s", pos,
-                              ZSTD_getErrorName(fsize));
-        if (fcs > ~0ull - t)
-            return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, NULL, "zstd: declared frame sizes overflow");
-        t += fcs;
-        pos += fsize;
-    }
-    if (t > (unsigned long long)n * ZSTD_MAX_RATIO)
-        return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, NULL,
-                          "zstd: frame declares %llu decoded bytes, impossible for %zu input bytes", t, n);
-    *total = t;
-    *known = 1;
-    return LSTAR_OK;
-}
 
 lstar_status lstar_codec_zstd_decode_into(const lstar_codec *c, const uint8_t *in, size_t n, uint8_t *out,
                                           size_t out_size, lstar_error *err) {
     (void)c;
     unsigned long long total = 0;
     int known = 0;
-    lstar_status st = zstd_declared(in, n, &total, &known, err);
+    lstar_status st = lstar_codec_zstd_declared_size(in, n, &total, &known, err);
     if (st != LSTAR_OK) return st;
     if (known) {
         if (total != out_size)
@@ -423,7 +394,7 @@ lstar_status lstar_codec_zstd_decode_alloc(const lstar_codec *c, const uint8_t *
     int known = 0;
     uint8_t *buf = NULL;
     size_t cap = 0, produced = 0;
-    lstar_status st = zstd_declared(in, n, &total, &known, err);
+    lstar_status st = lstar_codec_zstd_declared_size(in, n, &total, &known, err);
     if (st != LSTAR_OK) return st;
     if (known) {
         if (total > max_size)

@@ -13,9 +13,6 @@
 
 /* ---- zstd: declared size ------------------------------------------------------------------------ */
 
-/* No valid zstd input of n bytes decodes to more than n * 32768 bytes (a block of at most 128 KiB costs at
- * least 4 bytes: 3-byte header + 1 RLE byte). */
-#define FAST_ZSTD_MAX_RATIO 32768ull
 
 lstar_status lstar_codec_zstd_declared_size(const void *in, size_t n, unsigned long long *total, int *known,
                                             lstar_error *err) {
@@ -37,7 +34,7 @@ lstar_status lstar_codec_zstd_declared_size(const void *in, size_t n, unsigned l
         t += fcs;
         pos += fsize;
     }
-    if (t > (unsigned long long)n * FAST_ZSTD_MAX_RATIO)
+    if (t > (unsigned long long)n * ZSTD_MAX_RATIO)
         return LSTAR_FAIL(err, LSTAR_ERR_CORRUPT, NULL,
                           "zstd: frame declares %llu decoded bytes, impossible for %zu input bytes", t, n);
     *total = t;

@@ -115,6 +115,9 @@ uint8_t *lstar_codec_alloc_out(size_t n);
 
 /* ---- Fast paths (codec_fast.c) for callers that decode one chunk at a time into their own buffer ---- */
 
+/* No valid zstd input of n bytes decodes to more than n * 32768 bytes (a block of at most 128 KiB costs at
+ * least 4 bytes: 3-byte header + 1 RLE byte). */
+#define ZSTD_MAX_RATIO 32768ull
 /* Total content size declared by the zstd frames of `in`: LSTAR_OK with *known = 1 and *total set, or
  * *known = 0 when some frame does not declare it.  Fails (LSTAR_ERR_CORRUPT) on empty input, a bad or
  * truncated frame header, and a total above n * 32768 bytes, which no valid input reaches. */

@@ -129,13 +129,15 @@ lstar_status lstar_h5_open_with(const char *path, unsigned flags, const lstar_h5
     }
     f->fid = -1;
     f->refs = 1;
-    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) {
+    int own_fapl = !(opts && opts->fapl > 0);
+    if ((fapl = own_fapl ? H5Pcreate(H5P_FILE_ACCESS) : H5Pcopy((hid_t)opts->fapl)) < 0) {
         st = h5_fail(err, LSTAR_ERR_IO, path, "cannot create a file access list");
         goto done;
     }
     if (create) {
         H5F_libver_t low = (flags & LSTAR_H5_LIBVER_LATEST) ? H5F_LIBVER_LATEST : H5F_LIBVER_EARLIEST;
-        if (H5Pset_libver_bounds(fapl, low, H5F_LIBVER_LATEST) < 0 || (fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 ||
+        if ((own_fapl && H5Pset_libver_bounds(fapl, low, H5F_LIBVER_LATEST) < 0) ||
+            (fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 ||
             (ub && H5Pset_userblock(fcpl, (hsize_t)ub) < 0) ||
             ((flags & LSTAR_H5_TRACK_ORDER) &&
              (H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||

@@ -336,17 +336,25 @@ static lstar_status check_region(const lstar_array *a, const uint64_t *start, co
     return LSTAR_OK;
 }
 
-lstar_status lstar_array_read(const lstar_array *a, const uint64_t *start, const uint64_t *count, void *out,
-                              lstar_error *err) {
-    uint64_t elems;
+/* The checks every numeric region read makes: a numeric array, the region inside it, `out` set unless the
+ * region is empty (*elems = its element count). */
+static lstar_status check_read(const lstar_array *a, const uint64_t *start, const uint64_t *count, const void *out,
+                               uint64_t *elems, lstar_error *err) {
     if (!a) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "array is NULL");
     if (!a->ops->read || a->info.dtype == LSTAR_DTYPE_STRING)
         return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "%s array: use lstar_array_read_strings",
                           lstar_dtype_name(a->info.dtype));
-    lstar_status st = check_region(a, start, count, &elems, err);
-    if (st != LSTAR_OK) return st;
-    if (elems == 0) return LSTAR_OK;
+    lstar_status st = check_region(a, start, count, elems, err);
+    if (st != LSTAR_OK || *elems == 0) return st;
     if (!out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "out is NULL");
+    return LSTAR_OK;
+}
+
+lstar_status lstar_array_read(const lstar_array *a, const uint64_t *start, const uint64_t *count, void *out,
+                              lstar_error *err) {
+    uint64_t elems = 0;
+    lstar_status st = check_read(a, start, count, out, &elems, err);
+    if (st != LSTAR_OK || elems == 0) return st;
     return a->ops->read(a->ctx, start, count, out, err);
 }
 
@@ -542,15 +550,9 @@ static lstar_status zarr_walk_decode(void *ud, const uint64_t *coords, size_t sl
 
 lstar_status lstar_array_read_pool(const lstar_array *a, const uint64_t *start, const uint64_t *count, void *out,
                                    lstar_pool *pool, lstar_error *err) {
-    uint64_t elems;
-    if (!a) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "array is NULL");
-    if (!a->ops->read || a->info.dtype == LSTAR_DTYPE_STRING)
-        return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "%s array: use lstar_array_read_strings",
-                          lstar_dtype_name(a->info.dtype));
-    lstar_status st = check_region(a, start, count, &elems, err);
-    if (st != LSTAR_OK) return st;
-    if (elems == 0) return LSTAR_OK;
-    if (!out) return LSTAR_FAIL(err, LSTAR_ERR_INVALID_ARG, NULL, "out is NULL");
+    uint64_t elems = 0;
+    lstar_status st = check_read(a, start, count, out, &elems, err);
+    if (st != LSTAR_OK || elems == 0) return st;
     if (a->read_pool) return a->read_pool(a->ctx, start, count, out, pool, err);
     lstar_zarr_array *za = lstar_array_zarr(a);
     if (za && a->info.rank >= 1 && pool && lstar_pool_threads(pool) > 1 &&
